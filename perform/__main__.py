@@ -1,0 +1,5 @@
+import sys
+
+from perform.cli import main
+
+sys.exit(main())

@@ -1,0 +1,158 @@
+"""The ``perform`` command. Bad input exits 2 with one message, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from perform import __version__
+from perform.errors import PerformError
+
+EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="perform",
+        description="Real-time interactive performance: camera -> pose, style, scenes, OSC.",
+    )
+    parser.add_argument("--version", action="version", version=f"perform {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    run = sub.add_parser("run", help="run a show")
+    run.add_argument("config", type=Path, help="show file, e.g. config/show.yaml")
+    run.add_argument("--source", metavar="SRC", help="replace the show's source: camera:N, FILE, folder:DIR, pattern")
+    run.add_argument("--headless", action="store_true", help="open no window")
+    run.add_argument("--seconds", type=_positive, metavar="N", help="stop after N seconds")
+    run.add_argument("--stats", type=Path, metavar="FILE", help="write run stats as JSON when it ends")
+    run.add_argument("--fast", action="store_true", help="play a video or pattern source as fast as it decodes")
+
+    check = sub.add_parser("check", help="validate a show and everything it refers to, without running it")
+    check.add_argument("config", type=Path)
+    check.add_argument("--source", metavar="SRC", help="check with this source instead")
+
+    devices = sub.add_parser("devices", help="list cameras, audio inputs, displays and MIDI ports")
+    devices.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    bench = sub.add_parser("bench", help="measure the pipeline and write a report")
+    bench.add_argument("--quick", action="store_true", help="short runs (under a minute)")
+    bench.add_argument("--json", type=Path, default=Path("bench.json"), metavar="FILE", help="default: bench.json")
+    bench.add_argument("--md", type=Path, metavar="FILE", help="also write the Markdown table here")
+    return parser
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from perform.console import make_console, setup_logging
+
+    console = make_console()
+    warnings = setup_logging(console, logging.DEBUG if args.verbose else logging.INFO)
+    try:
+        if args.command == "run":
+            return cmd_run(args, console, warnings)
+        if args.command == "check":
+            return cmd_check(args, console)
+        if args.command == "devices":
+            return cmd_devices(args, console)
+        if args.command == "bench":
+            return cmd_bench(args, console)
+    except PerformError as exc:
+        console.print(f"[bold red]perform:[/] {exc}", highlight=False, markup=True)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        console.print(f"[bold red]perform: internal error:[/] {type(exc).__name__}: {exc} (--debug shows where)")
+        return EXIT_INTERNAL
+    return EXIT_BAD_INPUT
+
+
+def _load(config: Path, source: str | None, fast: bool = False):  # -> Show
+    from perform.show import load_show, parse_source
+
+    show = load_show(config)
+    if source is not None:
+        show = show.model_copy(update={"source": parse_source(source, keep=show.source)})
+    if fast:
+        if "fast" in type(show.source).model_fields:
+            show = show.model_copy(update={"source": show.source.model_copy(update={"fast": True})})
+        else:
+            logging.getLogger("perform").warning("--fast applies to video and pattern sources only")
+    return show
+
+
+def cmd_run(args: argparse.Namespace, console: Console, warnings: object) -> int:
+    from perform.runtime import RunOptions, run_show
+
+    show = _load(args.config, args.source, args.fast)
+    options = RunOptions(seconds=args.seconds, headless=args.headless, stats_path=args.stats)
+    return run_show(show, options, console, warnings)  # type: ignore[arg-type]
+
+
+def cmd_check(args: argparse.Namespace, console: Console) -> int:
+    from perform.check import check_show
+
+    show = _load(args.config, args.source)
+    problems, notes = check_show(show)
+    for note in notes:
+        console.print(f"[yellow]note:[/] {note}", highlight=False)
+    for problem in problems:
+        console.print(f"[bold red]{args.config}:[/] {problem}", highlight=False)
+    if problems:
+        return EXIT_BAD_INPUT
+    console.print(f"{args.config}: ok ({show.name!r}, source {show.source.kind})", highlight=False)
+    return EXIT_OK
+
+
+def cmd_devices(args: argparse.Namespace, console: Console) -> int:
+    from perform.devices import probe_all
+
+    probes = probe_all()
+    if args.json:
+        print(json.dumps([p.as_dict() for p in probes], indent=2))
+        return EXIT_OK
+    for probe in probes:
+        console.print(f"[bold]{probe.kind}[/]", highlight=False)
+        for item in probe.found:
+            console.print("  " + "  ".join(f"{k}={v}" for k, v in item.items()), highlight=False)
+        if probe.problem:
+            console.print(f"  [yellow]{probe.problem}[/]", highlight=False)
+    return EXIT_OK
+
+
+def cmd_bench(args: argparse.Namespace, console: Console) -> int:
+    from perform.bench import markdown, run_bench, write_json
+
+    console.print(f"benchmarking ({'quick' if args.quick else 'full'}) ...")
+    result = run_bench(quick=args.quick)
+    table = markdown(result)
+    write_json(args.json, result)
+    if args.md is not None:
+        args.md.parent.mkdir(parents=True, exist_ok=True)
+        args.md.write_text(table, encoding="utf-8")
+    print(table)
+    console.print(f"written to {args.json}" + (f" and {args.md}" if args.md else ""))
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,189 @@
+"""Running a show: build its pipeline, drive it from the main thread, stop cleanly, report."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+import cv2
+from rich.console import Console
+
+from perform import __version__
+from perform.capture import CaptureStage, Transform, make_source
+from perform.console import StatusDisplay, WarningLog, status_table
+from perform.errors import PerformError
+from perform.pipeline import Frame, Pipeline, Reader, Slot, Stats
+from perform.show.models import Show
+
+log = logging.getLogger(__name__)
+
+STOP_TIMEOUT_S = 0.8  # Ctrl-C or SIGTERM must end the process within 1 s
+
+
+@dataclass
+class RunOptions:
+    """What the command line adds to a show file."""
+
+    seconds: float | None = None
+    headless: bool = False
+    stats_path: Path | None = None
+
+
+class ShowPipeline(Pipeline):
+    """The pipeline of a show, with its named slots."""
+
+    def __init__(self, show: Show) -> None:
+        super().__init__(Stats())
+        self.show = show
+        self.frames: Slot[Frame] = Slot("frames")
+        self.capture = CaptureStage(
+            self.stats,
+            lambda: make_source(show.source),
+            self.frames,
+            Transform.of(show.source),
+            show.stages.capture,
+        )
+        self.add(self.capture)
+
+
+def display_available() -> bool:
+    """Whether a window can be opened (a desktop session on Linux; always elsewhere)."""
+    if sys.platform.startswith("linux"):
+        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return True
+
+
+class Preview:
+    """An operator window with the newest camera frame, drawn from the main thread."""
+
+    WINDOW = "perform"
+
+    def __init__(self, frames: Slot[Frame], stats: Stats) -> None:
+        self.reader: Reader[Frame] = frames.reader("preview")
+        self.stats = stats.stage("preview")
+        self.stats.dropped_fn = lambda: self.reader.dropped
+        self.stats.state = "running"
+        self.quit = False
+        cv2.namedWindow(self.WINDOW, cv2.WINDOW_NORMAL)
+
+    def poll(self, timeout: float) -> None:
+        frame = self.reader.get(timeout)
+        if frame is not None:
+            cv2.imshow(self.WINDOW, cv2.cvtColor(frame.image, cv2.COLOR_RGB2BGR))
+            self.stats.record(frame.t_capture)
+        if cv2.waitKey(1) & 0xFF in (27, ord("q")):
+            self.quit = True
+
+    def close(self) -> None:
+        self.stats.state = "stopped"
+        cv2.destroyAllWindows()
+
+
+class StopSignals:
+    """Turns SIGINT and SIGTERM into an event while installed (main thread only)."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self._previous: dict[int, object] = {}
+
+    def __enter__(self) -> StopSignals:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self.event.set()
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)  # type: ignore[arg-type]
+
+
+def run_show(show: Show, options: RunOptions, console: Console, warnings: WarningLog | None = None) -> int:
+    """Run ``show`` until its time is up, its input ends, or a stop signal; 0 on success."""
+    pipeline = ShowPipeline(show)
+    preview = None
+    if not options.headless and show.outputs.preview:
+        if display_available():
+            try:
+                preview = Preview(pipeline.frames, pipeline.stats)
+            except cv2.error as exc:
+                log.warning("no preview window: %s", exc)
+        else:
+            log.info("no display: running headless")
+    period = 1.0 / show.outputs.status_hz
+    reason = "stopped"
+    with StopSignals() as signals:
+        pipeline.start()
+        deadline = time.monotonic() + options.seconds if options.seconds else None
+        with StatusDisplay(console, pipeline, show.name, warnings, show.outputs.status_hz) as status:
+            next_status = time.monotonic()
+            while True:
+                now = time.monotonic()
+                if signals.event.is_set():
+                    reason = "stop signal"
+                    break
+                if deadline is not None and now >= deadline:
+                    reason = f"{options.seconds:g} s elapsed"
+                    break
+                if pipeline.ended:
+                    reason = "input ended"
+                    break
+                if preview is not None:
+                    preview.poll(min(period, 0.02))
+                    if preview.quit:
+                        reason = "window closed"
+                        break
+                else:
+                    wait = period if deadline is None else min(period, max(0.0, deadline - now))
+                    signals.event.wait(wait)
+                if time.monotonic() >= next_status:
+                    status.update()
+                    next_status += period
+        if preview is not None:
+            preview.close()
+        pipeline.stop(STOP_TIMEOUT_S)
+    report = make_report(pipeline, show)
+    console.print(summary(pipeline, report, reason))
+    path = options.stats_path or show.outputs.stats
+    if path is not None:
+        write_stats(path, report)
+        console.print(f"stats written to {path}")
+    return 0
+
+
+def make_report(pipeline: ShowPipeline, show: Show) -> dict[str, object]:
+    report = pipeline.stats.report("capture")
+    report["show"] = show.name
+    report["source"] = pipeline.capture.source_name
+    report["version"] = __version__
+    return report
+
+
+def summary(pipeline: Pipeline, report: dict[str, object], reason: str) -> object:
+    title = (
+        f"{report['show']}: {report['frames']} frames in {report['seconds']} s "
+        f"({report['fps']} fps) from {report['source']} — {reason}"
+    )
+    return status_table(pipeline, title)
+
+
+def write_stats(path: Path, report: dict[str, object]) -> None:
+    """Write the stats JSON atomically (a reader never sees half a file)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        raise PerformError(f"{path}: cannot write stats: {exc.strerror}") from None
+

@@ -1,0 +1,145 @@
+"""The show file, as pydantic models. Each field's description is its documentation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _resolve(path: Path, info: ValidationInfo) -> Path:
+    """Relative paths in a show file are relative to the file's own folder."""
+    base = (info.context or {}).get("base_dir")
+    if base is not None and not path.is_absolute():
+        return (Path(base) / path).resolve()
+    return path.expanduser()
+
+
+class Crop(Model):
+    """Fractions of the image cut away on each side, after mirror and rotate."""
+
+    left: float = Field(0.0, ge=0.0, lt=1.0, description="Fraction of the width cut from the left.")
+    right: float = Field(0.0, ge=0.0, lt=1.0, description="Fraction of the width cut from the right.")
+    top: float = Field(0.0, ge=0.0, lt=1.0, description="Fraction of the height cut from the top.")
+    bottom: float = Field(0.0, ge=0.0, lt=1.0, description="Fraction of the height cut from the bottom.")
+
+    @model_validator(mode="after")
+    def _leaves_something(self) -> Crop:
+        if self.left + self.right >= 1.0 or self.top + self.bottom >= 1.0:
+            raise ValueError("crop removes the whole image: left+right and top+bottom must stay below 1")
+        return self
+
+    @property
+    def is_identity(self) -> bool:
+        return self.left == self.right == self.top == self.bottom == 0.0
+
+
+class SourceBase(Model):
+    """Options every source has: how its image is turned before anything else sees it."""
+
+    mirror: bool = Field(False, description="Flip left-right, so performers see themselves as in a mirror.")
+    rotate: Literal[0, 90, 180, 270] = Field(0, description="Clockwise rotation in degrees.")
+    crop: Crop = Field(default_factory=Crop, description="Margins cut away, as fractions of the image.")
+
+
+class CameraSource(SourceBase):
+    """A live camera through OpenCV."""
+
+    kind: Literal["camera"]
+    device: int | str = Field(0, description="Camera index (0, 1, ...) or device path such as /dev/video2.")
+    width: int = Field(1280, gt=0, le=7680, description="Requested width in pixels; the camera may pick another.")
+    height: int = Field(720, gt=0, le=4320, description="Requested height in pixels.")
+    fps: float = Field(30.0, gt=0, le=480, description="Requested frame rate.")
+    mjpg: bool = Field(True, description="Ask for MJPG, which most USB cameras need for 720p at 30 fps and above.")
+
+
+class VideoSource(SourceBase):
+    """A video file, played at its own frame rate."""
+
+    kind: Literal["video"]
+    path: Path = Field(description="Video file, relative to the show file.")
+    loop: bool = Field(True, description="Start again at the end; otherwise the show ends with the video.")
+    fast: bool = Field(False, description="Deliver frames as fast as they decode, not at the file's rate.")
+
+    _resolve_path = field_validator("path")(_resolve)
+
+
+class ImageSource(SourceBase):
+    """One still image, delivered as a stream."""
+
+    kind: Literal["image"]
+    path: Path = Field(description="Image file, relative to the show file.")
+    fps: float = Field(30.0, gt=0, le=480, description="Frames per second to deliver.")
+
+    _resolve_path = field_validator("path")(_resolve)
+
+
+class FolderSource(SourceBase):
+    """The images of a folder in name order, as an image sequence."""
+
+    kind: Literal["folder"]
+    path: Path = Field(description="Folder of .jpg/.png/.bmp/.webp/.tif images, relative to the show file.")
+    fps: float = Field(30.0, gt=0, le=480, description="Frames per second to deliver.")
+    loop: bool = Field(True, description="Start again after the last image.")
+
+    _resolve_path = field_validator("path")(_resolve)
+
+
+class PatternSource(SourceBase):
+    """A synthetic test pattern with a moving figure; needs no camera."""
+
+    kind: Literal["pattern"]
+    width: int = Field(1280, gt=0, le=7680, description="Width in pixels.")
+    height: int = Field(720, gt=0, le=4320, description="Height in pixels.")
+    fps: float = Field(30.0, gt=0, le=480, description="Frames per second.")
+    fast: bool = Field(False, description="Deliver frames as fast as they are drawn.")
+
+
+SourceConfig = Annotated[
+    CameraSource | VideoSource | ImageSource | FolderSource | PatternSource,
+    Field(discriminator="kind"),
+]
+
+
+class CaptureStage(Model):
+    """How the capture stage watches its source."""
+
+    stall_timeout_s: float = Field(
+        2.0, gt=0, le=60, description="A source that delivers nothing for this long is reopened."
+    )
+    reopen_delay_s: float = Field(0.5, ge=0, le=60, description="Wait before the first reopen after a failure.")
+    reopen_max_delay_s: float = Field(
+        5.0, gt=0, le=300, description="Upper bound of the doubling wait between reopen attempts."
+    )
+
+
+class Stages(Model):
+    """Settings of the pipeline stages."""
+
+    capture: CaptureStage = Field(default_factory=CaptureStage, description="The capture stage.")
+
+
+class Outputs(Model):
+    """Where results go."""
+
+    preview: bool = Field(
+        True, description="Show the camera image in a window when a display exists (Esc or q quits)."
+    )
+    stats: Path | None = Field(None, description="Write the run's stats as JSON here when it ends.")
+    status_hz: float = Field(4.0, gt=0, le=30, description="Refresh rate of the live terminal status.")
+
+    _resolve_stats = field_validator("stats")(lambda v, info: None if v is None else _resolve(v, info))
+
+
+class Show(Model):
+    """A show: where frames come from, how the stages run, where results go."""
+
+    name: str = Field("perform show", description="Shown in the status line and written to stats.")
+    source: SourceConfig = Field(description="Where frames come from; `kind` picks the source type.")
+    stages: Stages = Field(default_factory=Stages, description="Per-stage settings.")
+    outputs: Outputs = Field(default_factory=Outputs, description="Outputs of the show.")
