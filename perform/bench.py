@@ -37,7 +37,9 @@ class _BenchSource(Source):
 
     def __init__(self, width: int, height: int, fps: float) -> None:
         self.name = f"bench {width}x{height}@{fps:g}"
-        self._frames = [cv2.cvtColor(draw_pattern(width, height, n, fps), cv2.COLOR_RGB2BGR) for n in range(8)]
+        self._frames = [
+            cv2.cvtColor(draw_pattern(width, height, n, fps), cv2.COLOR_RGB2BGR) for n in range(8)
+        ]
         self._pacer = Pacer(fps)
         self._n = 0
 
@@ -178,7 +180,9 @@ def machine() -> dict[str, object]:
     return info
 
 
-def bench_core(quick: bool = False, hops: int = 3, width: int = 1280, height: int = 720, fps: float = 60.0) -> dict:
+def bench_core(
+    quick: bool = False, hops: int = 3, width: int = 1280, height: int = 720, fps: float = 60.0
+) -> dict:
     """Run the core benchmark; ``quick`` takes about 10 s, the full one about 40 s."""
     seconds = 5.0 if quick else 20.0
     ours = _run_slots(seconds, hops, width, height, fps)
@@ -207,9 +211,11 @@ def markdown(result: dict) -> str:
     s = core["setup"]
     lines = [
         f"Machine: {m['cpu']}, {m['cores']} cores, GPU {m['gpu'] or 'none'}; "
-        f"Python {m['python']}, numpy {m['numpy']}, OpenCV {m['opencv']}, torch {m.get('torch')}; {result['time']}",
+        f"Python {m['python']}, numpy {m['numpy']}, OpenCV {m['opencv']}, torch {m.get('torch')}; "
+        f"{result['time']}",
         "",
-        f"Core: {s['frame']} at {s['fps']:g} fps, capture -> {s['hops']} pass-through stages, {s['seconds']:g} s each",
+        f"Core: {s['frame']} at {s['fps']:g} fps, capture -> {s['hops']} pass-through stages, "
+        f"{s['seconds']:g} s each",
         "",
         "| measure | p50 ms | p95 ms | p99 ms |",
         "|---|---:|---:|---:|",

@@ -28,11 +28,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run a show")
     run.add_argument("config", type=Path, help="show file, e.g. config/show.yaml")
-    run.add_argument("--source", metavar="SRC", help="replace the show's source: camera:N, FILE, folder:DIR, pattern")
+    run.add_argument(
+        "--source", metavar="SRC", help="replace the show's source: camera:N, FILE, folder:DIR, pattern"
+    )
     run.add_argument("--headless", action="store_true", help="open no window")
     run.add_argument("--seconds", type=_positive, metavar="N", help="stop after N seconds")
     run.add_argument("--stats", type=Path, metavar="FILE", help="write run stats as JSON when it ends")
-    run.add_argument("--fast", action="store_true", help="play a video or pattern source as fast as it decodes")
+    run.add_argument(
+        "--fast", action="store_true", help="play a video or pattern source as fast as it decodes"
+    )
 
     check = sub.add_parser("check", help="validate a show and everything it refers to, without running it")
     check.add_argument("config", type=Path)
@@ -43,7 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="measure the pipeline and write a report")
     bench.add_argument("--quick", action="store_true", help="short runs (under a minute)")
-    bench.add_argument("--json", type=Path, default=Path("bench.json"), metavar="FILE", help="default: bench.json")
+    bench.add_argument(
+        "--json", type=Path, default=Path("bench.json"), metavar="FILE", help="default: bench.json"
+    )
     bench.add_argument("--md", type=Path, metavar="FILE", help="also write the Markdown table here")
     return parser
 
@@ -81,7 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         if args.debug:
             raise
-        console.print(f"[bold red]perform: internal error:[/] {type(exc).__name__}: {exc} (--debug shows where)")
+        console.print(
+            f"[bold red]perform: internal error:[/] {type(exc).__name__}: {exc} (--debug shows where)"
+        )
         return EXIT_INTERNAL
     return EXIT_BAD_INPUT
 

@@ -19,7 +19,7 @@ from perform.pipeline import Pipeline
 
 def make_console() -> Console:
     """The console perform writes to: stderr, so stdout stays free for --json output."""
-    return Console(stderr=True)
+    return Console(stderr=True, soft_wrap=True)
 
 
 class WarningLog(logging.Handler):
@@ -49,7 +49,13 @@ def setup_logging(console: Console, level: int = logging.INFO) -> WarningLog:
 
 def status_table(pipeline: Pipeline, title: str) -> Table:
     """One row per stage: state, rate, frames, drops, errors, latency from capture."""
-    table = Table(title=title, title_justify="left", caption="latency in ms from capture", caption_justify="left", box=box.SIMPLE_HEAD)
+    table = Table(
+        title=title,
+        title_justify="left",
+        caption="latency in ms from capture",
+        caption_justify="left",
+        box=box.SIMPLE_HEAD,
+    )
     for column in ("stage", "state", "fps", "frames", "drop", "err", "rst", "p50", "p95", "p99"):
         table.add_column(column, justify="left" if column in ("stage", "state") else "right", no_wrap=True)
     now = time.monotonic()
@@ -118,11 +124,15 @@ class StatusDisplay:
             for s in self.pipeline.stats:
                 lat = s.latency.summary_ms()
                 parts.append(f"{s.name} {s.rate.rate(now):.1f} fps p95 {lat['p95']:.1f} ms drop {s.dropped}")
-            self.console.print(f"[{self.pipeline.stats.seconds:6.1f} s] " + " | ".join(parts), highlight=False)
+            self.console.print(
+                f"[{self.pipeline.stats.seconds:6.1f} s] " + " | ".join(parts), highlight=False
+            )
 
     def _render(self) -> Group:
         elapsed = self.pipeline.stats.seconds
-        parts: list[Table | Text] = [status_table(self.pipeline, f"{self.title}  {elapsed:6.1f} s  (Ctrl-C stops)")]
+        parts: list[Table | Text] = [
+            status_table(self.pipeline, f"{self.title}  {elapsed:6.1f} s  (Ctrl-C stops)")
+        ]
         if self.warnings is not None and self.warnings.recent:
             parts.append(Text("\n".join(self.warnings.recent), style="yellow"))
         return Group(*parts)

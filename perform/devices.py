@@ -46,7 +46,9 @@ def cameras() -> Probe:
     probe = Probe("cameras")
     sysfs = Path("/sys/class/video4linux")
     if sys.platform.startswith("linux"):
-        for node in sorted(sysfs.glob("video*"), key=lambda p: int(p.name[5:]) if p.name[5:].isdigit() else 0):
+        for node in sorted(
+            sysfs.glob("video*"), key=lambda p: int(p.name[5:]) if p.name[5:].isdigit() else 0
+        ):
             name_file = node / "name"
             name = name_file.read_text().strip() if name_file.exists() else "?"
             probe.found.append({"index": int(node.name[5:]), "path": f"/dev/{node.name}", "name": name})
@@ -147,7 +149,9 @@ def midi_ports() -> Probe:
     except Exception as exc:
         probe.problem = f"no MIDI system: {exc}"
         return probe
-    probe.found = [{"direction": "out", "name": n} for n in outputs] + [{"direction": "in", "name": n} for n in inputs]
+    probe.found = [{"direction": "out", "name": n} for n in outputs] + [
+        {"direction": "in", "name": n} for n in inputs
+    ]
     if not probe.found:
         probe.problem = "no MIDI ports"
     return probe

@@ -186,4 +186,3 @@ def write_stats(path: Path, report: dict[str, object]) -> None:
         tmp.replace(path)
     except OSError as exc:
         raise PerformError(f"{path}: cannot write stats: {exc.strerror}") from None
-

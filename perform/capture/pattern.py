@@ -11,7 +11,9 @@ from perform.capture.base import Pacer, Source
 from perform.show.models import PatternSource
 
 
-def draw_pattern(width: int, height: int, n: int, fps: float, background: np.ndarray | None = None) -> np.ndarray:
+def draw_pattern(
+    width: int, height: int, n: int, fps: float, background: np.ndarray | None = None
+) -> np.ndarray:
     """Frame ``n`` of the pattern (RGB). Deterministic: the same arguments give the same pixels."""
     image = background.copy() if background is not None else pattern_background(width, height)
     t = n / fps
@@ -46,7 +48,16 @@ def draw_pattern(width: int, height: int, n: int, fps: float, background: np.nda
     # a frame counter and a sweep bar make dropped or repeated frames visible on screen
     bar = int((n % round(fps)) / max(1, round(fps)) * width)
     cv2.rectangle(image, (0, height - max(4, round(8 * s))), (bar, height), (255, 80, 40), -1)
-    cv2.putText(image, f"{n:06d}", (round(16 * s), round(40 * s)), cv2.FONT_HERSHEY_SIMPLEX, s, (255, 255, 255), max(1, round(2 * s)), cv2.LINE_AA)
+    cv2.putText(
+        image,
+        f"{n:06d}",
+        (round(16 * s), round(40 * s)),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        s,
+        (255, 255, 255),
+        max(1, round(2 * s)),
+        cv2.LINE_AA,
+    )
     return image
 
 

@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 from abc import ABC, abstractmethod
-from enum import Enum
+from enum import StrEnum
 from typing import Generic, TypeVar
 
 from perform.pipeline.frame import Stamped
@@ -22,7 +22,7 @@ Out = TypeVar("Out", bound=Stamped)
 POLL_S = 0.05
 
 
-class StageState(str, Enum):
+class StageState(StrEnum):
     IDLE = "idle"
     RUNNING = "running"
     STALLED = "stalled"
@@ -89,7 +89,7 @@ class Stage(ABC):
     def step(self) -> None:
         """Do one unit of work; must return within about :data:`POLL_S` when there is none."""
 
-    def on_stop(self) -> None:
+    def on_stop(self) -> None:  # noqa: B027 (an optional hook)
         """Release what the stage holds; runs on the stage's thread as it ends."""
 
     def report_error(self, message: str, every_s: float = 5.0) -> None:

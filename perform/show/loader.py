@@ -27,7 +27,9 @@ def load_model(path: str | Path, model: type[M]) -> M:
     node = read_yaml(path)
     data = yaml.SafeLoader("").construct_document(node)
     if not isinstance(data, dict):
-        raise ConfigError(f"expected a mapping of options at the top, got {_kind(data)}", path, node.start_mark.line + 1)
+        raise ConfigError(
+            f"expected a mapping of options at the top, got {_kind(data)}", path, node.start_mark.line + 1
+        )
     try:
         return model.model_validate(data, context={"base_dir": path.parent.resolve()})
     except ValidationError as exc:
@@ -37,13 +39,17 @@ def load_model(path: str | Path, model: type[M]) -> M:
 def read_yaml(path: Path) -> yaml.Node:
     """Compose a YAML file into nodes (which keep line numbers), rejecting duplicate keys."""
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise ConfigError("no such file", path) from None
     except IsADirectoryError:
         raise ConfigError("is a folder, expected a YAML file", path) from None
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"is not UTF-8 text (byte {exc.start})", path) from None
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(
+            f"is not UTF-8 text (byte {raw[exc.start]:#04x}); save it as UTF-8", path, line
+        ) from None
     except OSError as exc:
         raise ConfigError(f"cannot be read: {exc.strerror}", path) from None
     try:
@@ -52,6 +58,9 @@ def read_yaml(path: Path) -> yaml.Node:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
         problem = exc.problem or exc.context or "invalid YAML"
+        context = exc.context_mark
+        if exc.problem and exc.context and context is not None and context.line + 1 != line:
+            problem += f" ({exc.context} on line {context.line + 1})"
         raise ConfigError(f"YAML syntax: {problem}", path, line) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"YAML: {exc}", path) from None
@@ -81,13 +90,26 @@ def _reject_duplicates(node: yaml.Node, path: Path) -> None:
 
 def _config_error(exc: ValidationError, root: yaml.Node, path: Path, model: type[BaseModel]) -> ConfigError:
     errors = exc.errors(include_url=False)
-    messages = []
+    suggested = {(tuple(e["loc"][:-1]), _suggest(e, model)) for e in errors if e["type"] == "extra_forbidden"}
+    found = []
     for error in errors:
-        line, field = locate(root, error["loc"])
-        messages.append((line, f"{field or '(top)'}: {_describe(error, model)}"))
-    head_line, head = messages[0]
-    more = "".join(f"\n{path}:{line}: {text}" for line, text in messages[1:])
+        loc = tuple(error["loc"])
+        if error["type"] == "missing" and (loc[:-1], loc[-1]) in suggested:
+            continue  # "did you mean 'source'?" already says it
+        if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            loc += ("kind",)  # point at the tag itself, not the mapping holding it
+        line, field = locate(root, loc)
+        found.append((error["type"] == "missing", line, f"{field or '(top)'}: {_describe(error, model)}"))
+    found.sort(key=lambda item: (item[0], item[1]))
+    _, head_line, head = found[0]
+    more = "".join(f"\n{path}:{line}: {text}" for _, line, text in found[1:])
     return ConfigError(head + more, path, head_line)
+
+
+def _suggest(error: dict[str, Any], model: type[BaseModel]) -> str | None:
+    options = _field_names(model, error["loc"][:-1])
+    close = difflib.get_close_matches(str(error["loc"][-1]), options, n=1)
+    return close[0] if close else None
 
 
 def locate(root: yaml.Node, loc: Sequence[int | str]) -> tuple[int, str]:
@@ -123,24 +145,29 @@ def locate(root: yaml.Node, loc: Sequence[int | str]) -> tuple[int, str]:
 
 def _is_union_tag(node: yaml.MappingNode, part: int | str) -> bool:
     return any(
-        isinstance(k, yaml.ScalarNode) and isinstance(v, yaml.ScalarNode) and k.value == "kind" and v.value == part
+        isinstance(k, yaml.ScalarNode)
+        and isinstance(v, yaml.ScalarNode)
+        and k.value == "kind"
+        and v.value == part
         for k, v in node.value
     )
 
 
 def _describe(error: dict[str, Any], model: type[BaseModel]) -> str:
     kind = error["type"]
-    message = str(error["msg"])
+    message = str(error["msg"]).removeprefix("Value error, ")
     if kind == "extra_forbidden":
-        name = str(error["loc"][-1])
+        close = _suggest(error, model)
+        if close:
+            return f"unknown option; did you mean '{close}'?"
         options = _field_names(model, error["loc"][:-1])
-        close = difflib.get_close_matches(name, options, n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else (f"; expected one of: {', '.join(options)}" if options else "")
-        return f"unknown option '{name}'{hint}"
+        return f"unknown option; expected one of: {', '.join(options)}" if options else "unknown option"
     if kind == "missing":
         return "is required but missing"
-    if "input" in error and kind not in ("union_tag_invalid", "union_tag_not_found") and not isinstance(
-        error["input"], dict | list
+    if (
+        "input" in error
+        and kind not in ("union_tag_invalid", "union_tag_not_found")
+        and not isinstance(error["input"], dict | list)
     ):
         return f"{message} (got {error['input']!r})"
     return message

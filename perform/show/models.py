@@ -52,10 +52,14 @@ class CameraSource(SourceBase):
 
     kind: Literal["camera"]
     device: int | str = Field(0, description="Camera index (0, 1, ...) or device path such as /dev/video2.")
-    width: int = Field(1280, gt=0, le=7680, description="Requested width in pixels; the camera may pick another.")
+    width: int = Field(
+        1280, gt=0, le=7680, description="Requested width in pixels; the camera may pick another."
+    )
     height: int = Field(720, gt=0, le=4320, description="Requested height in pixels.")
     fps: float = Field(30.0, gt=0, le=480, description="Requested frame rate.")
-    mjpg: bool = Field(True, description="Ask for MJPG, which most USB cameras need for 720p at 30 fps and above.")
+    mjpg: bool = Field(
+        True, description="Ask for MJPG, which most USB cameras need for 720p at 30 fps and above."
+    )
 
 
 class VideoSource(SourceBase):
@@ -112,7 +116,9 @@ class CaptureStage(Model):
     stall_timeout_s: float = Field(
         2.0, gt=0, le=60, description="A source that delivers nothing for this long is reopened."
     )
-    reopen_delay_s: float = Field(0.5, ge=0, le=60, description="Wait before the first reopen after a failure.")
+    reopen_delay_s: float = Field(
+        0.5, ge=0, le=60, description="Wait before the first reopen after a failure."
+    )
     reopen_max_delay_s: float = Field(
         5.0, gt=0, le=300, description="Upper bound of the doubling wait between reopen attempts."
     )

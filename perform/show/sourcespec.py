@@ -47,7 +47,9 @@ def _spec_fields(spec: str) -> dict[str, Any]:
     if kind == "pattern":
         match = _SIZE.match(rest)
         if match is None:
-            raise ConfigError(f"--source {spec!r}: expected pattern:WIDTHxHEIGHT@FPS, e.g. pattern:1280x720@30")
+            raise ConfigError(
+                f"--source {spec!r}: expected pattern:WIDTHxHEIGHT@FPS, e.g. pattern:1280x720@30"
+            )
         width, height, fps = match.groups()
         fields: dict[str, Any] = {"kind": "pattern"}
         if width:

@@ -1,0 +1,34 @@
+# perform: `make demo` and `make test` are all a newcomer needs (see README.md).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo test lint bench soak clean
+
+install: $(STAMP)
+
+# Re-install when pyproject.toml changes. torch==2.13.0 is pinned there: any other torch
+# request would download gigabytes.
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] in ((3, 11), (3, 12)), "perform needs Python 3.11 or 3.12, found " + sys.version.split()[0]'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev,midi]'
+	@touch $(STAMP)
+
+demo: install
+	$(BIN)/perform run config/demo.yaml --seconds 10 --stats out/demo-stats.json
+
+test: install lint
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check perform tests benchmarks
+	$(BIN)/ruff format --check perform tests benchmarks
+
+bench: install
+	$(BIN)/perform bench --json benchmarks/latest.json --md benchmarks/latest.md
+
+clean:
+	rm -rf $(VENV) out bench.json .pytest_cache .ruff_cache

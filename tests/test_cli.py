@@ -1,0 +1,149 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def perform(*args: str, timeout: float = 60, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "perform", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        **kwargs,
+    )
+
+
+def test_demo_run_writes_valid_stats(tmp_path):
+    stats_file = tmp_path / "s.json"
+    result = perform("run", "config/demo.yaml", "--headless", "--seconds", "3", "--stats", str(stats_file))
+    assert result.returncode == 0, result.stderr
+    stats = json.loads(stats_file.read_text())
+    assert set(stats) >= {"frames", "seconds", "fps", "dropped", "latency_ms"}
+    assert isinstance(stats["frames"], int) and isinstance(stats["seconds"], float)
+    assert 2.9 <= stats["seconds"] <= 3.5
+    assert 25 <= stats["fps"] <= 31  # the demo pattern runs at 30 fps
+    assert stats["frames"] == pytest.approx(stats["fps"] * stats["seconds"], abs=2)
+    latency = stats["latency_ms"]["capture"]
+    assert 0 < latency["p50"] <= latency["p95"] <= latency["p99"]
+    assert stats["dropped"] == {"capture": 0}
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_stop_signal_ends_the_show_cleanly_within_one_second(tmp_path, sig):
+    stats_file = tmp_path / "s.json"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "perform",
+            "run",
+            "config/demo.yaml",
+            "--headless",
+            "--stats",
+            str(stats_file),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(4.0)  # imports and first frames
+    assert proc.poll() is None
+    t0 = time.monotonic()
+    proc.send_signal(sig)
+    proc.wait(timeout=5)
+    elapsed = time.monotonic() - t0
+    err = proc.stderr.read()
+    assert proc.returncode == 0, err
+    assert elapsed < 1.0, f"took {elapsed:.2f} s to stop"
+    assert "stop signal" in err
+    assert json.loads(stats_file.read_text())["frames"] > 0
+
+
+@pytest.mark.parametrize("name", ["typo_top_level.yaml", "syntax_error.yaml", "not_utf8.yaml"])
+def test_bad_show_exits_2_with_one_line_and_no_traceback(name):
+    path = f"tests/data/bad/{name}"
+    result = perform("run", path, "--headless", "--seconds", "1")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1
+    assert lines[0].startswith(f"perform: {path}:")
+
+
+def test_missing_camera_is_reported_and_the_show_goes_on(tmp_path):
+    stats_file = tmp_path / "s.json"
+    result = perform(
+        "run",
+        "config/show.yaml",
+        "--source",
+        "camera:63",
+        "--headless",
+        "--seconds",
+        "2",
+        "--stats",
+        str(stats_file),
+    )
+    assert result.returncode == 0
+    assert "camera 63 could not be opened" in result.stderr
+    assert "Traceback" not in result.stderr
+    stats = json.loads(stats_file.read_text())
+    assert stats["frames"] == 0 and stats["errors"]["capture"] >= 2  # it kept retrying
+
+
+def test_source_override_and_non_looping_video_ends_the_show(tmp_path):
+    from tests.test_capture import write_video
+
+    clip = write_video(tmp_path / "clip.avi", frames=12, fps=30)
+    show = tmp_path / "v.yaml"
+    show.write_text(f"source:\n  kind: video\n  path: {clip}\n  loop: false\n")
+    result = perform("run", str(show), "--headless", "--fast", "--stats", str(tmp_path / "s.json"))
+    assert result.returncode == 0, result.stderr
+    assert "input ended" in result.stderr
+    assert json.loads((tmp_path / "s.json").read_text())["frames"] == 12
+
+
+def test_check(tmp_path):
+    ok = perform("check", "config/demo.yaml")
+    assert ok.returncode == 0 and "ok" in ok.stderr
+    show = tmp_path / "v.yaml"
+    show.write_text("source:\n  kind: video\n  path: missing.mp4\n")
+    bad = perform("check", str(show))
+    assert bad.returncode == 2
+    assert "missing.mp4: no such video file" in bad.stderr
+    camera = perform("check", "config/show.yaml", "--source", "camera:63")
+    assert camera.returncode == 0 and "not connected" in camera.stderr
+
+
+def test_bad_source_option_exits_2():
+    result = perform("run", "config/demo.yaml", "--source", "webcam:1")
+    assert result.returncode == 2
+    assert "--source 'webcam:1'" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_devices_lists_every_kind_without_failing():
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    result = perform("devices", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    probes = {p["kind"]: p for p in json.loads(result.stdout)}
+    assert set(probes) == {"cameras", "audio inputs", "displays", "MIDI ports"}
+    for probe in probes.values():
+        assert probe["found"] or probe["problem"]  # each says what it found or why not
+    assert probes["displays"]["problem"].startswith("no display")
+
+
+def test_version():
+    from perform import __version__
+
+    result = perform("--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"perform {__version__}"
