@@ -29,18 +29,33 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run a show")
     run.add_argument("config", type=Path, help="show file, e.g. config/show.yaml")
     run.add_argument(
-        "--source", metavar="SRC", help="replace the show's source: camera:N, FILE, folder:DIR, pattern"
+        "--source",
+        metavar="SRC",
+        help="replace the show's source: camera:N, FILE, folder:DIR, pattern, virtual, take:FILE",
     )
     run.add_argument("--headless", action="store_true", help="open no window")
     run.add_argument("--seconds", type=_positive, metavar="N", help="stop after N seconds")
     run.add_argument("--stats", type=Path, metavar="FILE", help="write run stats as JSON when it ends")
-    run.add_argument(
-        "--fast", action="store_true", help="play a video or pattern source as fast as it decodes"
-    )
+    run.add_argument("--fast", action="store_true", help="play a file, pattern or take as fast as it can")
+    run.add_argument("--take", type=Path, metavar="FILE", help="record the pose stream to a take file")
+    run.add_argument("--take-masks", action="store_true", help="include person masks in the take")
 
     check = sub.add_parser("check", help="validate a show and everything it refers to, without running it")
     check.add_argument("config", type=Path)
     check.add_argument("--source", metavar="SRC", help="check with this source instead")
+
+    pose = sub.add_parser("pose", help="find the people in a still image")
+    pose.add_argument("image", type=Path)
+    pose.add_argument("--json", action="store_true", help="print JSON (landmark names, x, y, z, visibility)")
+    pose.add_argument(
+        "--out", type=Path, metavar="IMAGE", help="write the image with skeletons and masks drawn"
+    )
+    pose.add_argument(
+        "--max-people", type=int, default=1, metavar="N", help="look for up to N people (default 1)"
+    )
+    pose.add_argument(
+        "--min-confidence", type=float, default=0.5, metavar="C", help="detection threshold 0..1"
+    )
 
     devices = sub.add_parser("devices", help="list cameras, audio inputs, displays and MIDI ports")
     devices.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -75,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_run(args, console, warnings)
         if args.command == "check":
             return cmd_check(args, console)
+        if args.command == "pose":
+            return cmd_pose(args, console)
         if args.command == "devices":
             return cmd_devices(args, console)
         if args.command == "bench":
@@ -104,7 +121,9 @@ def _load(config: Path, source: str | None, fast: bool = False):  # -> Show
         if "fast" in type(show.source).model_fields:
             show = show.model_copy(update={"source": show.source.model_copy(update={"fast": True})})
         else:
-            logging.getLogger("perform").warning("--fast applies to video and pattern sources only")
+            logging.getLogger("perform").warning(
+                "--fast applies to video, pattern, virtual and take sources only"
+            )
     return show
 
 
@@ -112,7 +131,13 @@ def cmd_run(args: argparse.Namespace, console: Console, warnings: object) -> int
     from perform.runtime import RunOptions, run_show
 
     show = _load(args.config, args.source, args.fast)
-    options = RunOptions(seconds=args.seconds, headless=args.headless, stats_path=args.stats)
+    options = RunOptions(
+        seconds=args.seconds,
+        headless=args.headless,
+        stats_path=args.stats,
+        take_path=args.take,
+        take_masks=args.take_masks,
+    )
     return run_show(show, options, console, warnings)  # type: ignore[arg-type]
 
 
@@ -128,6 +153,34 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
     if problems:
         return EXIT_BAD_INPUT
     console.print(f"{args.config}: ok ({show.name!r}, source {show.source.kind})", highlight=False)
+    return EXIT_OK
+
+
+def cmd_pose(args: argparse.Namespace, console: Console) -> int:
+    from perform.vision.still import as_json, detect_image, draw, write_image
+    from perform.vision.types import LANDMARK_NAMES
+
+    if args.max_people < 1 or not 0.0 <= args.min_confidence <= 1.0:
+        raise PerformError("--max-people must be 1 or more and --min-confidence within 0..1")
+    image, people = detect_image(args.image, args.max_people, args.min_confidence)
+    if args.out is not None:
+        write_image(args.out, draw(image, people))
+    if args.json:
+        print(json.dumps(as_json(args.image, image, people), indent=1))
+    else:
+        h, w = image.shape[:2]
+        console.print(f"{args.image}: {w}x{h}, {len(people)} people", highlight=False)
+        for n, person in enumerate(people, start=1):
+            console.print(f"person {n} (score {person.score:.2f})", highlight=False)
+            for i, name in enumerate(LANDMARK_NAMES):
+                x, y, z, v = person.landmarks[i]
+                console.print(
+                    f"  {name:17s} x {x:6.3f} y {y:6.3f} z {z:7.3f} vis {v:4.2f}"
+                    f"  ({x * w:6.0f}, {y * h:6.0f}) px",
+                    highlight=False,
+                )
+    if args.out is not None:
+        console.print(f"drawn to {args.out}", highlight=False)
     return EXIT_OK
 
 

@@ -5,12 +5,11 @@ Each probe returns what it found, or one line saying why it found nothing; none 
 
 from __future__ import annotations
 
-import contextlib
-import os
 import sys
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from perform.quiet import quiet_stderr
 
 
 @dataclass
@@ -23,23 +22,6 @@ class Probe:
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
-
-
-@contextlib.contextmanager
-def _quiet_stderr() -> Iterator[None]:
-    """Silence C libraries (ALSA, V4L2, GLFW) that print straight to file descriptor 2."""
-    try:
-        saved = os.dup(2)
-    except OSError:
-        yield
-        return
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 def cameras() -> Probe:
@@ -57,7 +39,7 @@ def cameras() -> Probe:
         return probe
     import cv2
 
-    with _quiet_stderr():
+    with quiet_stderr():
         for index in range(6):
             cap = cv2.VideoCapture(index)
             if cap.isOpened():
@@ -72,7 +54,7 @@ def cameras() -> Probe:
 def audio_inputs() -> Probe:
     probe = Probe("audio inputs")
     try:
-        with _quiet_stderr():
+        with quiet_stderr():
             import sounddevice as sd
 
             devices = sd.query_devices()
@@ -108,7 +90,7 @@ def displays() -> Probe:
         return probe
     errors: list[str] = []
     glfw.set_error_callback(lambda code, text: errors.append(text.decode(errors="replace")))
-    with _quiet_stderr():
+    with quiet_stderr():
         ok = glfw.init()
     if not ok:
         probe.problem = f"no display: {errors[-1] if errors else 'glfw could not start'}"
@@ -143,7 +125,7 @@ def midi_ports() -> Probe:
         probe.problem = "MIDI needs python-rtmidi: pip install 'perform[midi]'"
         return probe
     try:
-        with _quiet_stderr():
+        with quiet_stderr():
             outputs = mido.get_output_names()
             inputs = mido.get_input_names()
     except Exception as exc:

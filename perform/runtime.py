@@ -21,7 +21,9 @@ from perform.capture import CaptureStage, Transform, make_source
 from perform.console import StatusDisplay, WarningLog, status_table
 from perform.errors import PerformError
 from perform.pipeline import Frame, Pipeline, Reader, Slot, Stats
-from perform.show.models import Show
+from perform.show.models import POSE_SOURCES, Show, TakeSource, VirtualSource
+from perform.vision.stage import PoseStage, TakeRecorder, TakeSourceStage, VirtualSourceStage
+from perform.vision.types import Poses
 
 log = logging.getLogger(__name__)
 
@@ -35,23 +37,37 @@ class RunOptions:
     seconds: float | None = None
     headless: bool = False
     stats_path: Path | None = None
+    take_path: Path | None = None
+    take_masks: bool = False
 
 
 class ShowPipeline(Pipeline):
-    """The pipeline of a show, with its named slots."""
+    """The pipeline of a show, with its named slots: ``frames`` and ``poses``."""
 
-    def __init__(self, show: Show) -> None:
+    def __init__(self, show: Show, take_path: Path | None = None, take_masks: bool = False) -> None:
         super().__init__(Stats())
         self.show = show
         self.frames: Slot[Frame] = Slot("frames")
-        self.capture = CaptureStage(
-            self.stats,
-            lambda: make_source(show.source),
-            self.frames,
-            Transform.of(show.source),
-            show.stages.capture,
-        )
+        self.poses: Slot[Poses] = Slot("poses")
+        source = show.source
+        self.capture: CaptureStage | VirtualSourceStage | TakeSourceStage
+        if isinstance(source, VirtualSource):
+            self.capture = VirtualSourceStage(self.stats, self.frames, self.poses, source, show.pose)
+        elif isinstance(source, TakeSource):
+            self.capture = TakeSourceStage(self.stats, self.frames, self.poses, source, show.pose)
+        else:
+            self.capture = CaptureStage(
+                self.stats,
+                lambda: make_source(source),
+                self.frames,
+                Transform.of(source),
+                show.stages.capture,
+            )
         self.add(self.capture)
+        if not isinstance(source, POSE_SOURCES) and show.pose.enabled:
+            self.add(PoseStage(self.stats, self.frames, self.poses, show.pose))
+        if take_path is not None:
+            self.add(TakeRecorder(self.stats, self.poses, take_path, take_masks, show.name))
 
 
 def display_available() -> bool:
@@ -110,7 +126,7 @@ class StopSignals:
 
 def run_show(show: Show, options: RunOptions, console: Console, warnings: WarningLog | None = None) -> int:
     """Run ``show`` until its time is up, its input ends, or a stop signal; 0 on success."""
-    pipeline = ShowPipeline(show)
+    pipeline = ShowPipeline(show, options.take_path, options.take_masks)
     preview = None
     if not options.headless and show.outputs.preview:
         if display_available():

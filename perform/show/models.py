@@ -104,10 +104,39 @@ class PatternSource(SourceBase):
     fast: bool = Field(False, description="Deliver frames as fast as they are drawn.")
 
 
+class VirtualSource(SourceBase):
+    """Procedural performers (walk, raise arms, jump, spin, crouch, enter and leave); no camera, no model.
+
+    Delivers poses directly, and a drawing of the skeletons as the camera image.
+    """
+
+    kind: Literal["virtual"]
+    people: int = Field(2, ge=1, le=10, description="How many virtual performers take turns on stage.")
+    seed: int = Field(0, description="Same seed, same performance.")
+    width: int = Field(1280, gt=0, le=7680, description="Width of the virtual camera in pixels.")
+    height: int = Field(720, gt=0, le=4320, description="Height of the virtual camera in pixels.")
+    fps: float = Field(30.0, gt=0, le=480, description="Frames per second.")
+    fast: bool = Field(False, description="Deliver frames as fast as they are made.")
+
+
+class TakeSource(SourceBase):
+    """A recorded take (``perform run ... --take FILE``), replayed as if live."""
+
+    kind: Literal["take"]
+    path: Path = Field(description="Take file, relative to the show file.")
+    speed: float = Field(1.0, gt=0, le=100, description="Playback speed: 1 is real time, 2 twice as fast.")
+    loop: bool = Field(True, description="Start again at the end; otherwise the show ends with the take.")
+    fast: bool = Field(False, description="Deliver frames as fast as they are read.")
+
+    _resolve_path = field_validator("path")(_resolve)
+
+
 SourceConfig = Annotated[
-    CameraSource | VideoSource | ImageSource | FolderSource | PatternSource,
+    CameraSource | VideoSource | ImageSource | FolderSource | PatternSource | VirtualSource | TakeSource,
     Field(discriminator="kind"),
 ]
+#: Sources that deliver poses themselves, with no pose model.
+POSE_SOURCES = (VirtualSource, TakeSource)
 
 
 class CaptureStage(Model):
@@ -121,6 +150,67 @@ class CaptureStage(Model):
     )
     reopen_max_delay_s: float = Field(
         5.0, gt=0, le=300, description="Upper bound of the doubling wait between reopen attempts."
+    )
+
+
+class Smoothing(Model):
+    """One Euro filtering of every landmark coordinate, after slot assignment."""
+
+    enabled: bool = Field(True, description="Smooth landmarks; off passes the model's values through.")
+    min_cutoff: float = Field(
+        0.05,
+        gt=0,
+        le=100,
+        description="Cutoff (Hz) when still: lower is steadier but lags more. MediaPipe: 0.05.",
+    )
+    beta: float = Field(
+        80.0, ge=0, le=10000, description="How fast the cutoff rises with speed. MediaPipe: 80."
+    )
+    d_cutoff: float = Field(1.0, gt=0, le=100, description="Cutoff (Hz) of the speed estimate. MediaPipe: 1.")
+    predict: bool = Field(
+        False,
+        description="Extrapolate each landmark by the measured capture-to-output latency "
+        "(less lag, more overshoot).",
+    )
+
+
+class Tracking(Model):
+    """How people keep their performer number (slot)."""
+
+    grace_s: float = Field(
+        1.0, ge=0, le=60, description="A person unseen this long leaves and frees their slot."
+    )
+    confirm_frames: int = Field(
+        3, ge=1, le=60, description="Frames in a row a new person must be seen to enter."
+    )
+    slot_order: Literal["first", "leftmost", "nearest"] = Field(
+        "first",
+        description="Slot 1 is the person who entered first (stable), "
+        "or who is leftmost or nearest the camera now.",
+    )
+
+
+class Pose(Model):
+    """The pose stage: BlazePose landmarks and masks, performer slots, smoothing, features."""
+
+    enabled: bool = Field(True, description="Run pose detection on the camera image.")
+    backend: Literal["auto", "legacy", "tasks"] = Field(
+        "auto",
+        description="legacy: MediaPipe solutions (1 person); tasks: PoseLandmarker (several); "
+        "auto: legacy for max_people 1, else tasks.",
+    )
+    max_people: int = Field(1, ge=1, le=10, description="Most people tracked at once.")
+    min_detection_confidence: float = Field(
+        0.5, ge=0, le=1, description="Score a new person needs to be detected."
+    )
+    min_tracking_confidence: float = Field(
+        0.5, ge=0, le=1, description="Score below which a tracked person is re-detected."
+    )
+    masks: bool = Field(True, description="Compute person segmentation masks (costs a few ms).")
+    smoothing: Smoothing = Field(default_factory=Smoothing, description="Landmark smoothing.")
+    tracking: Tracking = Field(default_factory=Tracking, description="Performer slots.")
+    features_window_s: float = Field(
+        0.5, gt=0, le=10, description="Time window of movement features that look back (synchrony, jerk)."
     )
 
 
@@ -148,4 +238,5 @@ class Show(Model):
     name: str = Field("perform show", description="Shown in the status line and written to stats.")
     source: SourceConfig = Field(description="Where frames come from; `kind` picks the source type.")
     stages: Stages = Field(default_factory=Stages, description="Per-stage settings.")
+    pose: Pose = Field(default_factory=Pose, description="Pose detection, tracking and features.")
     outputs: Outputs = Field(default_factory=Outputs, description="Outputs of the show.")

@@ -1,5 +1,6 @@
 """``--source`` strings: ``camera:0``, ``0``, ``/dev/video2``, ``video:clip.mp4``, ``clip.mp4``,
-``image:still.png``, ``folder:frames/``, ``pattern``, ``pattern:1280x720@60``."""
+``image:still.png``, ``folder:frames/``, ``pattern``, ``pattern:1280x720@60``, ``virtual``,
+``virtual:3`` (people), ``take:rehearsal.take`` or ``rehearsal.take``."""
 
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ def _spec_fields(spec: str) -> dict[str, Any]:
     kind = kind.lower()
     if kind == "camera":
         return {"kind": "camera", "device": int(rest) if rest.isdigit() else rest}
-    if kind in ("video", "image", "folder"):
+    if kind in ("video", "image", "folder", "take"):
         if not rest:
             raise ConfigError(f"--source {spec!r}: expected {kind}:PATH")
         return {"kind": kind, "path": Path(rest).expanduser().resolve()}
@@ -57,8 +58,13 @@ def _spec_fields(spec: str) -> dict[str, Any]:
         if fps:
             fields["fps"] = float(fps)
         return fields
+    if kind == "virtual":
+        if rest and not rest.isdigit():
+            raise ConfigError(f"--source {spec!r}: expected virtual:PEOPLE, e.g. virtual:3")
+        return {"kind": "virtual", **({"people": int(rest)} if rest else {})}
     raise ConfigError(
-        f"--source {spec!r}: unknown kind {kind!r}; expected camera, video, image, folder or pattern"
+        f"--source {spec!r}: unknown kind {kind!r}; "
+        "expected camera, video, image, folder, pattern, virtual or take"
     )
 
 
@@ -67,8 +73,8 @@ def _guess(spec: str) -> dict[str, Any]:
         return {"kind": "camera", "device": int(spec)}
     if spec.startswith("/dev/"):
         return {"kind": "camera", "device": spec}
-    if spec == "pattern":
-        return {"kind": "pattern"}
+    if spec in ("pattern", "virtual"):
+        return {"kind": spec}
     path = Path(spec).expanduser()
     if path.is_dir():
         return {"kind": "folder", "path": path.resolve()}
@@ -77,7 +83,9 @@ def _guess(spec: str) -> dict[str, Any]:
         return {"kind": "video", "path": path.resolve()}
     if suffix in IMAGE_EXTENSIONS:
         return {"kind": "image", "path": path.resolve()}
+    if suffix == ".take":
+        return {"kind": "take", "path": path.resolve()}
     raise ConfigError(
         f"--source {spec!r}: not a camera index, device, folder, video or image; "
-        "write it as camera:N, video:PATH, image:PATH, folder:PATH or pattern"
+        "write it as camera:N, video:PATH, image:PATH, folder:PATH, take:PATH, pattern or virtual"
     )

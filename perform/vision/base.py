@@ -6,6 +6,8 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
+from perform.quiet import quiet_stderr
+from perform.show.models import Pose as PoseConfig
 from perform.vision.types import Detection
 
 
@@ -18,6 +20,15 @@ class PoseBackend(ABC):
     """
 
     name: str = "pose"
+    _calls = 0
+
+    def __call__(self, image: np.ndarray, t_capture: float) -> list[Detection]:
+        """:meth:`detect`, keeping the models' start-up chatter (TFLite, absl) off the console."""
+        self._calls += 1
+        if self._calls > 3:
+            return self.detect(image, t_capture)
+        with quiet_stderr():
+            return self.detect(image, t_capture)
 
     @abstractmethod
     def detect(self, image: np.ndarray, t_capture: float) -> list[Detection]:
@@ -39,3 +50,26 @@ class MonotonicMs:
             ms = self._last + 1
         self._last = ms
         return ms
+
+
+def make_backend(config: PoseConfig, static_images: bool = False) -> PoseBackend:
+    """The pose model a config asks for (``auto``: legacy for one person, tasks for several)."""
+    backend = config.backend
+    if backend == "auto":
+        backend = "legacy" if config.max_people == 1 else "tasks"
+    if backend == "legacy":
+        from perform.vision.legacy import LegacyPose
+
+        with quiet_stderr():
+            return LegacyPose(
+                config.min_detection_confidence, config.min_tracking_confidence, config.masks, static_images
+            )
+    from perform.vision.tasks import TasksPose
+
+    with quiet_stderr():
+        return TasksPose(
+            num_poses=config.max_people,
+            min_detection_confidence=config.min_detection_confidence,
+            min_tracking_confidence=config.min_tracking_confidence,
+            masks=config.masks,
+        )

@@ -1,0 +1,105 @@
+"""From detections to what later stages use: slots, smoothing, prediction, masks, features."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from perform.pipeline import Frame
+from perform.show.models import Pose as PoseConfig
+from perform.vision.features import FeatureExtractor
+from perform.vision.filters import OneEuro
+from perform.vision.tracker import SlotTracker
+from perform.vision.types import Body, Detection, PersonEvent, Poses
+
+
+class Perception:
+    """Turns each frame's detections into :class:`Poses`; one instance per stream, one thread."""
+
+    def __init__(self, config: PoseConfig | None = None) -> None:
+        self.config = config if config is not None else PoseConfig()
+        c = self.config
+        self.tracker = SlotTracker(
+            max_people=c.max_people,
+            grace_s=c.tracking.grace_s,
+            confirm_frames=c.tracking.confirm_frames,
+            policy=c.tracking.slot_order,
+        )
+        self.features = FeatureExtractor(window_s=c.features_window_s)
+        self._filters: dict[int, tuple[OneEuro, OneEuro]] = {}
+        self._entered: dict[int, float] = {}
+
+    def _filters_for(self, slot: int) -> tuple[OneEuro, OneEuro]:
+        if slot not in self._filters:
+            s = self.config.smoothing
+            self._filters[slot] = (
+                OneEuro(s.min_cutoff, s.beta, s.d_cutoff),
+                OneEuro(s.min_cutoff, s.beta, s.d_cutoff),
+            )
+        return self._filters[slot]
+
+    def __call__(
+        self,
+        detections: list[Detection],
+        seq: int,
+        t_capture: float,
+        width: int,
+        height: int,
+        frame: Frame | None = None,
+    ) -> Poses:
+        tracks, events = self.tracker.update(detections, t_capture)
+        for event in events:
+            if event.kind == "leave":
+                self._filters.pop(event.slot, None)
+                self._entered.pop(event.slot, None)
+            else:
+                self._filters.pop(event.slot, None)  # a new person starts their own filter
+                self._entered[event.slot] = t_capture
+        smoothing = self.config.smoothing
+        ahead = time.monotonic() - t_capture if smoothing.predict else 0.0
+        bodies = []
+        for track in tracks:
+            det = track.detection
+            landmarks, world = det.landmarks, det.world
+            if smoothing.enabled:
+                # filtered in pixels, scaled by the body's size, as MediaPipe does
+                f_image, f_world = self._filters_for(track.slot)
+                pixels = np.array((width, height, width), np.float32)
+                xyz_px = landmarks[:, :3] * pixels
+                extent = xyz_px[:, :2].max(axis=0) - xyz_px[:, :2].min(axis=0)
+                xyz_px = f_image(xyz_px, t_capture, float(extent.mean()))
+                world_xyz = f_world(world, t_capture, 1.0)
+                if ahead > 0:
+                    xyz_px, world_xyz = f_image.predict(ahead), f_world.predict(ahead)
+                landmarks = np.concatenate([xyz_px / pixels, landmarks[:, 3:]], axis=1).astype(np.float32)
+                world = world_xyz.astype(np.float32)
+            age = t_capture - self._entered.get(track.slot, t_capture)
+            bodies.append(Body(track.slot, landmarks, world, det.score, det.mask, age))
+        return self.finish(bodies, seq, t_capture, width, height, tuple(events), frame)
+
+    def finish(
+        self,
+        bodies: list[Body],
+        seq: int,
+        t_capture: float,
+        width: int,
+        height: int,
+        events: tuple[PersonEvent, ...] = (),
+        frame: Frame | None = None,
+        t_features: float | None = None,
+    ) -> Poses:
+        """Add the combined mask and the features to bodies that are already tracked."""
+        masks = [b.mask for b in bodies if b.mask is not None]
+        mask = None
+        if masks:
+            mask = masks[0] if len(masks) == 1 else np.maximum.reduce(masks)
+        t = t_capture if t_features is None else t_features
+        features = self.features.update(bodies, t, aspect=width / height)
+        return Poses(seq, t_capture, width, height, tuple(bodies), features, events, mask, frame)
+
+    def reset(self) -> None:
+        self.tracker.reset()
+        self.features.reset()
+        self._filters.clear()
+        self._entered.clear()

@@ -1,0 +1,172 @@
+"""The pose stage, and the sources that deliver poses without a camera (virtual performers, takes)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from perform.capture.base import Pacer
+from perform.pipeline import POLL_S, Frame, ProcessStage, Slot, Stage, StageState, Stats
+from perform.show.models import Pose as PoseConfig
+from perform.show.models import TakeSource, VirtualSource
+from perform.vision.base import PoseBackend, make_backend
+from perform.vision.draw import draw_bodies, slot_color
+from perform.vision.perception import Perception
+from perform.vision.take import TakeRecord, TakeWriter, read_take
+from perform.vision.types import PersonEvent, Poses
+from perform.vision.virtual import VirtualTroupe
+
+log = logging.getLogger(__name__)
+
+
+class PoseStage(ProcessStage[Frame, Poses]):
+    """Camera frames in, :class:`Poses` out. The model loads on the stage's own thread."""
+
+    def __init__(self, stats: Stats, frames: Slot[Frame], poses: Slot[Poses], config: PoseConfig) -> None:
+        super().__init__("pose", stats, frames, poses)
+        self.config = config
+        self.perception = Perception(config)
+        self.backend: PoseBackend | None = None
+
+    def process(self, item: Frame) -> Poses:
+        if self.backend is None:
+            self.backend = make_backend(self.config)
+            log.info("pose: %s", self.backend.name)
+        detections = self.backend(item.image, item.t_capture)
+        return self.perception(detections, item.seq, item.t_capture, item.width, item.height, item)
+
+    def on_stop(self) -> None:
+        super().on_stop()
+        if self.backend is not None:
+            self.backend.close()
+
+
+class _PoseSourceStage(Stage):
+    """Publishes poses and a drawing of them as the camera image, at the source's rate."""
+
+    def __init__(self, stats: Stats, frames: Slot[Frame], poses: Slot[Poses], fps: float | None) -> None:
+        super().__init__("capture", stats)
+        self.frames = frames
+        self.poses = poses
+        self.pose_stats = stats.stage("pose")
+        self.pose_stats.state = "running"
+        self.pacer = Pacer(fps)
+        self.seq = 0
+        self.source_name = ""
+
+    def emit(self, poses: Poses, width: int, height: int) -> None:
+        image = np.full((height, width, 3), (18, 18, 26), np.uint8)
+        colors = [slot_color(b.slot) for b in poses.bodies]
+        draw_bodies(image, [b.landmarks for b in poses.bodies], colors)
+        image.setflags(write=False)
+        frame = Frame(image, poses.seq, poses.t_capture, self.source_name)
+        self.frames.publish(frame)
+        self.stats.record(poses.t_capture)
+        self.poses.publish(replace(poses, frame=frame))
+        self.pose_stats.record(poses.t_capture)
+
+    def on_stop(self) -> None:
+        self.frames.close()
+        self.poses.close()
+
+
+class VirtualSourceStage(_PoseSourceStage):
+    """Virtual performers through the same tracking, smoothing and features as a camera's people."""
+
+    def __init__(
+        self, stats: Stats, frames: Slot[Frame], poses: Slot[Poses], source: VirtualSource, config: PoseConfig
+    ) -> None:
+        super().__init__(stats, frames, poses, None if source.fast else source.fps)
+        self.source = source
+        self.troupe = VirtualTroupe(people=source.people, seed=source.seed)
+        self.perception = Perception(
+            config.model_copy(update={"max_people": max(config.max_people, source.people)})
+        )
+        self.source_name = f"virtual {source.people} people, seed {source.seed}"
+        self._t0: float | None = None
+        self.period = 1.0 / source.fps
+
+    def step(self) -> None:
+        t = self.pacer.wait()
+        if self._t0 is None:
+            self._t0 = t
+        # the script's clock: real time, or frame count when running fast
+        script_t = (t - self._t0) if not self.source.fast else self.seq * self.period
+        s = self.source
+        detections = [d for _, d in self.troupe.detections(script_t, s.width, s.height)]
+        poses = self.perception(detections, self.seq, t, s.width, s.height)
+        self.seq += 1
+        self.emit(poses, s.width, s.height)
+
+
+class TakeSourceStage(_PoseSourceStage):
+    """Replays a take at real speed (or ``speed`` times it); features are computed afresh."""
+
+    def __init__(
+        self, stats: Stats, frames: Slot[Frame], poses: Slot[Poses], source: TakeSource, config: PoseConfig
+    ) -> None:
+        super().__init__(stats, frames, poses, None)
+        self.source = source
+        self.perception = Perception(config)
+        self.header, self._records = read_take(source.path)
+        self.width, self.height = int(self.header["width"]), int(self.header["height"])
+        self.source_name = f"take {source.path.name}"
+        self._start: float | None = None
+        self._offset = 0.0
+
+    def step(self) -> None:
+        record = next(self._records, None)
+        if record is None:
+            if not self.source.loop:
+                log.info("capture: %s ended", self.source_name)
+                self.state = StageState.ENDED
+                return
+            _, self._records = read_take(self.source.path)
+            self.perception.reset()
+            self._start = None
+            return
+        if self._start is None:
+            self._start = time.monotonic() - record.t / self.source.speed
+        if not self.source.fast:
+            due = self._start + record.t / self.source.speed
+            while not self.stopping and time.monotonic() < due:
+                time.sleep(min(POLL_S, max(0.0, due - time.monotonic())))
+        self.emit(self._replay(record), self.width, self.height)
+
+    def _replay(self, record: TakeRecord) -> Poses:
+        now = time.monotonic()
+        events = tuple(PersonEvent(e.kind, e.slot, now - record.t + e.t) for e in record.events)
+        poses = self.perception.finish(
+            list(record.bodies), self.seq, now, self.width, self.height, events, t_features=record.t
+        )
+        self.seq += 1
+        return replace(poses, mask=record.mask) if record.mask is not None else poses
+
+
+class TakeRecorder(ProcessStage[Poses, Poses]):
+    """Writes every pose result it gets to a take file."""
+
+    def __init__(
+        self, stats: Stats, poses: Slot[Poses], path: Path, masks: bool = False, show: str = ""
+    ) -> None:
+        super().__init__("take", stats, poses)
+        self.path = path
+        self.masks = masks
+        self.show = show
+        self.writer: TakeWriter | None = None
+
+    def process(self, item: Poses) -> Poses:
+        if self.writer is None:
+            self.writer = TakeWriter(self.path, item.width, item.height, self.masks, self.show)
+        self.writer.write(item)
+        return item
+
+    def on_stop(self) -> None:
+        super().on_stop()
+        if self.writer is not None:
+            self.writer.close()
+            log.info("take: %d frames written to %s", self.writer.records, self.path)

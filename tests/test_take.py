@@ -1,0 +1,119 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from perform.pipeline import Slot, Stats
+from perform.show.models import Pose, TakeSource
+from perform.vision.perception import Perception
+from perform.vision.stage import TakeSourceStage
+from perform.vision.take import TakeError, TakeWriter, read_take
+from perform.vision.virtual import VirtualTroupe
+
+ROOT = Path(__file__).resolve().parents[1]
+FPS = 30.0
+
+
+def record(path: Path, seconds: float = 12.0, masks: bool = False):
+    troupe = VirtualTroupe(people=3, seed=4)
+    perception = Perception(Pose(max_people=4))
+    writer = TakeWriter(path, 640, 360, masks=masks, show="test")
+    live = []
+    for n in range(int(seconds * FPS)):
+        t = 100.0 + n / FPS
+        poses = perception([d for _, d in troupe.detections(n / FPS, 640, 360)], n, t, 640, 360)
+        if masks and poses.bodies:
+            mask = np.zeros((360, 640), np.float32)
+            mask[100:300, 200:400] = 1.0
+            poses = poses.__class__(
+                **{**{k: getattr(poses, k) for k in poses.__dataclass_fields__}, "mask": mask}
+            )
+        writer.write(poses)
+        live.append(poses)
+    writer.close()
+    return live
+
+
+def test_replayed_take_reproduces_the_features_of_the_run_that_recorded_it(tmp_path):
+    path = tmp_path / "rehearsal.take"
+    live = record(path)
+    stage = TakeSourceStage(
+        Stats(), Slot("f"), Slot("p"), TakeSource(kind="take", path=path), Pose(max_people=4)
+    )
+    _, records = read_take(path)
+    replayed = [stage._replay(r) for r in records]
+    assert len(replayed) == len(live)
+    compared = 0
+    for a, b in zip(live, replayed, strict=True):
+        assert [x.slot for x in a.bodies] == [x.slot for x in b.bodies]
+        for x, y in zip(a.bodies, b.bodies, strict=True):
+            assert np.array_equal(x.landmarks, y.landmarks)
+        assert a.features.keys() == b.features.keys()
+        for key, value in a.features.items():
+            assert b.features[key] == pytest.approx(value, rel=1e-4, abs=1e-5), key
+            compared += 1
+        assert [(e.kind, e.slot) for e in a.events] == [(e.kind, e.slot) for e in b.events]
+    assert compared > 1000
+    assert any(p.events for p in live)  # the take holds entrances
+
+
+def test_take_is_compact_and_keeps_masks(tmp_path):
+    path = tmp_path / "m.take"
+    live = record(path, seconds=2.0, masks=True)
+    bodies = sum(len(p.bodies) for p in live)
+    header, records = read_take(path)
+    assert header["width"] == 640 and header["masks"] is True
+    records = list(records)
+    with_mask = [r for r in records if r.mask is not None]
+    assert with_mask and with_mask[0].mask.shape == (360, 640) and with_mask[0].mask[200, 300] == 1.0
+    assert path.stat().st_size < 60 * len(records) + 1100 * bodies + sum(2000 for _ in with_mask)
+
+
+def test_a_take_cut_short_reads_up_to_its_last_whole_record(tmp_path):
+    path = tmp_path / "cut.take"
+    live = record(path, seconds=1.0)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) - 500])
+    _, records = read_take(path)
+    assert len(list(records)) == len(live) - 1
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"hello world, not a take", "not a perform take"),
+        (b"PERFTAKE\x09\x00\x02\x00\x00\x00{}", "take version 9 is newer"),
+        (b"PERFTAKE\x01\x00\x05\x00\x00\x00{oops", "damaged header"),
+    ],
+)
+def test_bad_take_files(tmp_path, content, message):
+    path = tmp_path / "bad.take"
+    path.write_bytes(content)
+    with pytest.raises(TakeError, match=message):
+        read_take(path)
+
+
+def test_record_a_take_from_a_show_and_rehearse_with_it(tmp_path):
+    take = tmp_path / "demo.take"
+    run = [sys.executable, "-m", "perform", "run"]
+    first = subprocess.run(
+        [*run, "config/demo.yaml", "--headless", "--seconds", "3", "--take", str(take)],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    _, records = read_take(take)
+    frames = len(list(records))
+    assert frames >= 60
+    stats = tmp_path / "s.json"
+    second = subprocess.run(
+        [*run, "config/demo.yaml", "--headless", "--source", f"take:{take}", "--seconds", "2",
+         "--stats", str(stats)],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert second.returncode == 0, second.stderr
+    replay = json.loads(stats.read_text())
+    assert 50 <= replay["frames"] <= 61  # real time: 30 fps for 2 s
+    assert replay["source"] == "take demo.take"
