@@ -8,7 +8,9 @@ import sys
 from perform.capture import make_source
 from perform.devices import cameras
 from perform.errors import PerformError
-from perform.show.models import CameraSource, Show
+from perform.quiet import quiet_stderr
+from perform.show.models import POSE_SOURCES, CameraSource, Show, TakeSource, VirtualSource
+from perform.vision.take import read_take
 
 
 def check_show(show: Show) -> tuple[list[str], list[str]]:
@@ -18,6 +20,15 @@ def check_show(show: Show) -> tuple[list[str], list[str]]:
     source = show.source
     if isinstance(source, CameraSource):
         notes.extend(_check_camera(source))
+    elif isinstance(source, VirtualSource):
+        pass
+    elif isinstance(source, TakeSource):
+        try:
+            _, records = read_take(source.path)
+            if next(records, None) is None:
+                problems.append(f"source: {source.path}: the take holds no frames")
+        except PerformError as exc:
+            problems.append(f"source: {exc}")
     else:
         backend = make_source(source)
         try:
@@ -28,6 +39,8 @@ def check_show(show: Show) -> tuple[list[str], list[str]]:
             problems.append(f"source: {exc}")
         finally:
             backend.close()
+    if show.pose.enabled and not isinstance(source, POSE_SOURCES):
+        problems.extend(_check_pose_models(show))
     if show.outputs.stats is not None:
         folder = show.outputs.stats.parent
         existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
@@ -47,3 +60,17 @@ def _check_camera(source: CameraSource) -> list[str]:
     else:
         present = os.path.exists(device)
     return [] if present else [f"camera {device!r} is not connected to this machine"]
+
+
+def _check_pose_models(show: Show) -> list[str]:
+    """The pose models load from the installed mediapipe (and the .task bundle builds)."""
+    try:
+        from perform.vision.base import make_backend
+
+        with quiet_stderr():
+            make_backend(show.pose).close()
+    except PerformError as exc:
+        return [f"pose: {exc}"]
+    except Exception as exc:
+        return [f"pose: the pose model does not load: {type(exc).__name__}: {exc}"]
+    return []

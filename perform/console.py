@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from types import TracebackType
 
 from rich import box
@@ -88,7 +89,9 @@ class StatusDisplay:
         warnings: WarningLog | None = None,
         refresh_hz: float = 4.0,
         plain_every_s: float = 5.0,
+        detail: Callable[[], list[str]] | None = None,
     ) -> None:
+        self.detail = detail
         self.console = console
         self.pipeline = pipeline
         self.title = title
@@ -127,12 +130,17 @@ class StatusDisplay:
             self.console.print(
                 f"[{self.pipeline.stats.seconds:6.1f} s] " + " | ".join(parts), highlight=False
             )
+            if self.detail is not None:
+                for line in self.detail():
+                    self.console.print(f"           {line}", highlight=False)
 
     def _render(self) -> Group:
         elapsed = self.pipeline.stats.seconds
         parts: list[Table | Text] = [
             status_table(self.pipeline, f"{self.title}  {elapsed:6.1f} s  (Ctrl-C stops)")
         ]
+        if self.detail is not None:
+            parts.append(Text("\n".join(self.detail())))
         if self.warnings is not None and self.warnings.recent:
             parts.append(Text("\n".join(self.warnings.recent), style="yellow"))
         return Group(*parts)

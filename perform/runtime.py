@@ -9,6 +9,7 @@ import signal
 import sys
 import threading
 import time
+from collections import Counter, deque
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -20,10 +21,10 @@ from perform import __version__
 from perform.capture import CaptureStage, Transform, make_source
 from perform.console import StatusDisplay, WarningLog, status_table
 from perform.errors import PerformError
-from perform.pipeline import Frame, Pipeline, Reader, Slot, Stats
+from perform.pipeline import EventLog, Frame, Pipeline, Reader, Slot, Stats
 from perform.show.models import POSE_SOURCES, Show, TakeSource, VirtualSource
 from perform.vision.stage import PoseStage, TakeRecorder, TakeSourceStage, VirtualSourceStage
-from perform.vision.types import Poses
+from perform.vision.types import PersonEvent, Poses
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +50,17 @@ class ShowPipeline(Pipeline):
         self.show = show
         self.frames: Slot[Frame] = Slot("frames")
         self.poses: Slot[Poses] = Slot("poses")
+        self.events: EventLog[PersonEvent] = EventLog()
         source = show.source
         self.capture: CaptureStage | VirtualSourceStage | TakeSourceStage
         if isinstance(source, VirtualSource):
-            self.capture = VirtualSourceStage(self.stats, self.frames, self.poses, source, show.pose)
+            self.capture = VirtualSourceStage(
+                self.stats, self.frames, self.poses, source, show.pose, self.events
+            )
         elif isinstance(source, TakeSource):
-            self.capture = TakeSourceStage(self.stats, self.frames, self.poses, source, show.pose)
+            self.capture = TakeSourceStage(
+                self.stats, self.frames, self.poses, source, show.pose, self.events
+            )
         else:
             self.capture = CaptureStage(
                 self.stats,
@@ -64,8 +70,9 @@ class ShowPipeline(Pipeline):
                 show.stages.capture,
             )
         self.add(self.capture)
+        self.has_poses = isinstance(source, POSE_SOURCES) or show.pose.enabled
         if not isinstance(source, POSE_SOURCES) and show.pose.enabled:
-            self.add(PoseStage(self.stats, self.frames, self.poses, show.pose))
+            self.add(PoseStage(self.stats, self.frames, self.poses, show.pose, self.events))
         if take_path is not None:
             self.add(TakeRecorder(self.stats, self.poses, take_path, take_masks, show.name))
 
@@ -103,6 +110,46 @@ class Preview:
         cv2.destroyAllWindows()
 
 
+class ShowMonitor:
+    """What the operator wants beside stage stats: who is on stage, how they move, what happened."""
+
+    def __init__(self, pipeline: ShowPipeline) -> None:
+        self.pipeline = pipeline
+        self.cursor = pipeline.events.cursor()
+        self.recent: deque[str] = deque(maxlen=3)
+        self.counts: Counter[str] = Counter()
+        self.most_people = 0
+
+    def poll(self) -> None:
+        for event in self.cursor.drain():
+            self.counts[event.kind] += 1
+            self.recent.append(f"{time.strftime('%H:%M:%S')} p{event.slot} {event.kind}")
+        poses = self.pipeline.poses.latest()
+        if poses is not None:
+            self.most_people = max(self.most_people, len(poses.bodies))
+
+    def lines(self) -> list[str]:
+        self.poll()
+        poses = self.pipeline.poses.latest()
+        if poses is None:
+            return []
+        f = poses.features
+        people = [
+            f"p{b.slot} energy {f.get(f'p{b.slot}.energy_level', 0.0):.2f} "
+            f"hands {f.get(f'p{b.slot}.hands_up', 0.0):+.2f}"
+            for b in poses.bodies
+        ]
+        head = f"people {len(poses.bodies)}" + ("  " + " | ".join(people) if people else "")
+        return [head, *(["events: " + ", ".join(self.recent)] if self.recent else [])]
+
+    def summary(self) -> str:
+        self.poll()
+        if not self.pipeline.has_poses:
+            return ""
+        events = ", ".join(f"{kind} {n}" for kind, n in sorted(self.counts.items())) or "none"
+        return f"pose: up to {self.most_people} people at once; events: {events}"
+
+
 class StopSignals:
     """Turns SIGINT and SIGTERM into an event while installed (main thread only)."""
 
@@ -137,11 +184,14 @@ def run_show(show: Show, options: RunOptions, console: Console, warnings: Warnin
         else:
             log.info("no display: running headless")
     period = 1.0 / show.outputs.status_hz
+    monitor = ShowMonitor(pipeline)
     reason = "stopped"
     with StopSignals() as signals:
         pipeline.start()
         deadline = time.monotonic() + options.seconds if options.seconds else None
-        with StatusDisplay(console, pipeline, show.name, warnings, show.outputs.status_hz) as status:
+        with StatusDisplay(
+            console, pipeline, show.name, warnings, show.outputs.status_hz, detail=monitor.lines
+        ) as status:
             next_status = time.monotonic()
             while True:
                 now = time.monotonic()
@@ -162,6 +212,7 @@ def run_show(show: Show, options: RunOptions, console: Console, warnings: Warnin
                 else:
                     wait = period if deadline is None else min(period, max(0.0, deadline - now))
                     signals.event.wait(wait)
+                monitor.poll()
                 if time.monotonic() >= next_status:
                     status.update()
                     next_status += period
@@ -170,6 +221,8 @@ def run_show(show: Show, options: RunOptions, console: Console, warnings: Warnin
         pipeline.stop(STOP_TIMEOUT_S)
     report = make_report(pipeline, show)
     console.print(summary(pipeline, report, reason))
+    if monitor.summary():
+        console.print(monitor.summary(), highlight=False)
     path = options.stats_path or show.outputs.stats
     if path is not None:
         write_stats(path, report)

@@ -115,5 +115,5 @@ def test_record_a_take_from_a_show_and_rehearse_with_it(tmp_path):
     )  # fmt: skip
     assert second.returncode == 0, second.stderr
     replay = json.loads(stats.read_text())
-    assert 50 <= replay["frames"] <= 61  # real time: 30 fps for 2 s
+    assert 50 <= replay["frames"] <= 64  # real time: 30 fps for 2 s, not as fast as it can
     assert replay["source"] == "take demo.take"

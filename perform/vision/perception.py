@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from perform.pipeline import Frame
+from perform.pipeline import EventLog, Frame
 from perform.show.models import Pose as PoseConfig
 from perform.vision.features import FeatureExtractor
 from perform.vision.filters import OneEuro
@@ -17,8 +17,9 @@ from perform.vision.types import Body, Detection, PersonEvent, Poses
 class Perception:
     """Turns each frame's detections into :class:`Poses`; one instance per stream, one thread."""
 
-    def __init__(self, config: PoseConfig | None = None) -> None:
+    def __init__(self, config: PoseConfig | None = None, events: EventLog[PersonEvent] | None = None) -> None:
         self.config = config if config is not None else PoseConfig()
+        self.events = events
         c = self.config
         self.tracker = SlotTracker(
             max_people=c.max_people,
@@ -96,6 +97,9 @@ class Perception:
             mask = masks[0] if len(masks) == 1 else np.maximum.reduce(masks)
         t = t_capture if t_features is None else t_features
         features = self.features.update(bodies, t, aspect=width / height)
+        if self.events is not None:
+            for event in events:
+                self.events.publish(event)
         return Poses(seq, t_capture, width, height, tuple(bodies), features, events, mask, frame)
 
     def reset(self) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from perform.capture.base import Pacer
-from perform.pipeline import POLL_S, Frame, ProcessStage, Slot, Stage, StageState, Stats
+from perform.pipeline import POLL_S, EventLog, Frame, ProcessStage, Slot, Stage, StageState, Stats
 from perform.show.models import Pose as PoseConfig
 from perform.show.models import TakeSource, VirtualSource
 from perform.vision.base import PoseBackend, make_backend
@@ -26,10 +26,17 @@ log = logging.getLogger(__name__)
 class PoseStage(ProcessStage[Frame, Poses]):
     """Camera frames in, :class:`Poses` out. The model loads on the stage's own thread."""
 
-    def __init__(self, stats: Stats, frames: Slot[Frame], poses: Slot[Poses], config: PoseConfig) -> None:
+    def __init__(
+        self,
+        stats: Stats,
+        frames: Slot[Frame],
+        poses: Slot[Poses],
+        config: PoseConfig,
+        events: EventLog[PersonEvent] | None = None,
+    ) -> None:
         super().__init__("pose", stats, frames, poses)
         self.config = config
-        self.perception = Perception(config)
+        self.perception = Perception(config, events)
         self.backend: PoseBackend | None = None
 
     def process(self, item: Frame) -> Poses:
@@ -57,9 +64,13 @@ class _PoseSourceStage(Stage):
         self.pacer = Pacer(fps)
         self.seq = 0
         self.source_name = ""
+        self._background: np.ndarray | None = None
 
     def emit(self, poses: Poses, width: int, height: int) -> None:
-        image = np.full((height, width, 3), (18, 18, 26), np.uint8)
+        if self._background is None or self._background.shape[:2] != (height, width):
+            self._background = np.empty((height, width, 3), np.uint8)
+            self._background[:] = (18, 18, 26)
+        image = self._background.copy()
         colors = [slot_color(b.slot) for b in poses.bodies]
         draw_bodies(image, [b.landmarks for b in poses.bodies], colors)
         image.setflags(write=False)
@@ -72,20 +83,26 @@ class _PoseSourceStage(Stage):
     def on_stop(self) -> None:
         self.frames.close()
         self.poses.close()
+        self.pose_stats.state = "stopped"
 
 
 class VirtualSourceStage(_PoseSourceStage):
     """Virtual performers through the same tracking, smoothing and features as a camera's people."""
 
     def __init__(
-        self, stats: Stats, frames: Slot[Frame], poses: Slot[Poses], source: VirtualSource, config: PoseConfig
+        self,
+        stats: Stats,
+        frames: Slot[Frame],
+        poses: Slot[Poses],
+        source: VirtualSource,
+        config: PoseConfig,
+        events: EventLog[PersonEvent] | None = None,
     ) -> None:
         super().__init__(stats, frames, poses, None if source.fast else source.fps)
         self.source = source
         self.troupe = VirtualTroupe(people=source.people, seed=source.seed)
-        self.perception = Perception(
-            config.model_copy(update={"max_people": max(config.max_people, source.people)})
-        )
+        config = config.model_copy(update={"max_people": max(config.max_people, source.people)})
+        self.perception = Perception(config, events)
         self.source_name = f"virtual {source.people} people, seed {source.seed}"
         self._t0: float | None = None
         self.period = 1.0 / source.fps
@@ -107,11 +124,17 @@ class TakeSourceStage(_PoseSourceStage):
     """Replays a take at real speed (or ``speed`` times it); features are computed afresh."""
 
     def __init__(
-        self, stats: Stats, frames: Slot[Frame], poses: Slot[Poses], source: TakeSource, config: PoseConfig
+        self,
+        stats: Stats,
+        frames: Slot[Frame],
+        poses: Slot[Poses],
+        source: TakeSource,
+        config: PoseConfig,
+        events: EventLog[PersonEvent] | None = None,
     ) -> None:
         super().__init__(stats, frames, poses, None)
         self.source = source
-        self.perception = Perception(config)
+        self.perception = Perception(config, events)
         self.header, self._records = read_take(source.path)
         self.width, self.height = int(self.header["width"]), int(self.header["height"])
         self.source_name = f"take {source.path.name}"
