@@ -44,6 +44,10 @@ def _type_name(annotation: Any) -> str:
     if annotation is type(None):
         return "null"
     origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _type_name(typing.get_args(annotation)[0])
+    if origin is tuple:
+        return "[" + ", ".join(_type_name(a) for a in typing.get_args(annotation)) + "]"
     if origin is typing.Literal:
         return " \\| ".join(repr(a) for a in typing.get_args(annotation))
     if origin is not None:

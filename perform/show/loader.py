@@ -91,15 +91,26 @@ def _reject_duplicates(node: yaml.Node, path: Path) -> None:
 def _config_error(exc: ValidationError, root: yaml.Node, path: Path, model: type[BaseModel]) -> ConfigError:
     errors = exc.errors(include_url=False)
     suggested = {(tuple(e["loc"][:-1]), _suggest(e, model)) for e in errors if e["type"] == "extra_forbidden"}
-    found = []
+    groups: dict[tuple[int, str], list[dict[str, Any]]] = {}
     for error in errors:
         loc = tuple(error["loc"])
         if error["type"] == "missing" and (loc[:-1], loc[-1]) in suggested:
             continue  # "did you mean 'source'?" already says it
         if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
             loc += ("kind",)  # point at the tag itself, not the mapping holding it
-        line, field = locate(root, loc)
-        found.append((error["type"] == "missing", line, f"{field or '(top)'}: {_describe(error, model)}"))
+        groups.setdefault(locate(root, loc), []).append(error)
+    # a union member that fits the shape but not the value is the better explanation
+    fields = {field for _, field in groups}
+
+    def superseded(field: str, group: list[dict[str, Any]]) -> bool:
+        inner = any(f.startswith((f"{field}[", f"{field}.")) for f in fields)
+        return inner and all(map(_is_type_error, group))
+
+    groups = {key: group for key, group in groups.items() if not superseded(key[1], group)}
+    found = []
+    for (line, field), group in groups.items():
+        missing = all(e["type"] == "missing" for e in group)
+        found.append((missing, line, f"{field or '(top)'}: {_describe_union(group, model)}"))
     found.sort(key=lambda item: (item[0], item[1]))
     _, head_line, head = found[0]
     more = "".join(f"\n{path}:{line}: {text}" for _, line, text in found[1:])
@@ -137,8 +148,10 @@ def locate(root: yaml.Node, loc: Sequence[int | str]) -> tuple[int, str]:
             node = node.value[part]
             line = node.start_mark.line + 1
             names.append(f"[{part}]")
+        elif isinstance(part, str):
+            continue  # a union member's label, such as "constrained-int": not part of the file
         else:
-            names.append(str(part))
+            names.append(f"[{part}]")
             break
     return line, ".".join(names).replace(".[", "[")
 
@@ -151,6 +164,23 @@ def _is_union_tag(node: yaml.MappingNode, part: int | str) -> bool:
         and v.value == part
         for k, v in node.value
     )
+
+
+def _is_type_error(error: dict[str, Any]) -> bool:
+    kind = str(error["type"])
+    return kind.endswith(("_type", "_parsing")) or kind == "literal_error"
+
+
+def _describe_union(group: list[dict[str, Any]], model: type[BaseModel]) -> str:
+    """One message for the errors pydantic gives at one place (one per member of a union)."""
+    if len(group) == 1:
+        return _describe(group[0], model)
+    specific = [e for e in group if not _is_type_error(e)]
+    if specific:
+        return _describe(specific[0], model)
+    forms = " or ".join(str(e["msg"]).removeprefix("Input should be ") for e in group)
+    got = f" (got {group[0]['input']!r})" if "input" in group[0] else ""
+    return f"Input should be {forms}{got}"
 
 
 def _describe(error: dict[str, Any], model: type[BaseModel]) -> str:

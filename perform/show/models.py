@@ -190,6 +190,9 @@ class Tracking(Model):
     )
 
 
+TileCount = Annotated[int, Field(ge=1, le=8)]
+
+
 class Pose(Model):
     """The pose stage: BlazePose landmarks and masks, performer slots, smoothing, features."""
 
@@ -207,6 +210,11 @@ class Pose(Model):
         0.5, ge=0, le=1, description="Score below which a tracked person is re-detected."
     )
     masks: bool = Field(True, description="Compute person segmentation masks (costs a few ms).")
+    tiles: Literal["auto"] | TileCount | tuple[TileCount, TileCount] = Field(
+        "auto",
+        description="tasks backend: cut the frame into overlapping tiles so small people are found "
+        "(auto: one strip per square of frame height; N strips; [columns, rows]). See docs/multi-person.md.",
+    )
     smoothing: Smoothing = Field(default_factory=Smoothing, description="Landmark smoothing.")
     tracking: Tracking = Field(default_factory=Tracking, description="Performer slots.")
     features_window_s: float = Field(

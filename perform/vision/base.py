@@ -72,4 +72,5 @@ def make_backend(config: PoseConfig, static_images: bool = False) -> PoseBackend
             min_detection_confidence=config.min_detection_confidence,
             min_tracking_confidence=config.min_tracking_confidence,
             masks=config.masks,
+            tiles=config.tiles,
         )

@@ -1,4 +1,4 @@
-"""``perform bench``: the pipeline core's own overhead, against a plain-queue reference.
+"""The pipeline core's own overhead, against a plain-queue reference.
 
 A 1280x720 source at 60 fps feeds capture -> N pass-through stages -> a no-op sink. Each
 hop's latency is the time from the upstream stage publishing an item to the downstream stage
@@ -8,19 +8,14 @@ same process as the reference, so the figures come with ratios, not only absolut
 
 from __future__ import annotations
 
-import json
-import os
-import platform
 import queue
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import cv2
 import numpy as np
 
-from perform import __version__
 from perform.capture import CaptureStage, Pacer, Source, draw_pattern
 from perform.pipeline import Frame, LatencyHistogram, ProcessStage, Slot, Stats
 
@@ -148,43 +143,17 @@ def _run_queues(seconds: float, hops: int, width: int, height: int, fps: float) 
     return {"hop_ms": hop_latency.summary_ms(), "end_to_end_ms": end_to_end.summary_ms(), **counts}
 
 
-def machine() -> dict[str, object]:
-    """Where a benchmark ran: host, CPU, cores, GPU and the versions that matter."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    info: dict[str, object] = {
-        "host": platform.node(),
-        "os": platform.platform(),
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "perform": __version__,
-        "numpy": np.__version__,
-        "opencv": cv2.__version__,
-        "gpu": None,
-    }
-    try:
-        import torch
-
-        info["torch"] = torch.__version__
-        if torch.cuda.is_available():
-            info["gpu"] = torch.cuda.get_device_name(0)
-    except Exception:
-        info["torch"] = None
-    return info
-
-
 def bench_core(
-    quick: bool = False, hops: int = 3, width: int = 1280, height: int = 720, fps: float = 60.0
+    quick: bool = False,
+    hops: int = 3,
+    width: int = 1280,
+    height: int = 720,
+    fps: float = 60.0,
+    seconds: float | None = None,
 ) -> dict:
     """Run the core benchmark; ``quick`` takes about 10 s, the full one about 40 s."""
-    seconds = 5.0 if quick else 20.0
+    if seconds is None:
+        seconds = 5.0 if quick else 20.0
     ours = _run_slots(seconds, hops, width, height, fps)
     reference = _run_queues(seconds, hops, width, height, fps)
     ratio = {
@@ -197,48 +166,3 @@ def bench_core(
         "reference_queue": reference,
         "hop_ratio_vs_queue": ratio,
     }
-
-
-def run_bench(quick: bool = False) -> dict[str, object]:
-    """Every benchmark perform has, with the machine they ran on."""
-    return {"machine": machine(), "time": time.strftime("%Y-%m-%d %H:%M:%S"), "core": bench_core(quick)}
-
-
-def markdown(result: dict) -> str:
-    """The benchmark result as a Markdown table, machine first."""
-    m = result["machine"]
-    core = result["core"]
-    s = core["setup"]
-    lines = [
-        f"Machine: {m['cpu']}, {m['cores']} cores, GPU {m['gpu'] or 'none'}; "
-        f"Python {m['python']}, numpy {m['numpy']}, OpenCV {m['opencv']}, torch {m.get('torch')}; "
-        f"{result['time']}",
-        "",
-        f"Core: {s['frame']} at {s['fps']:g} fps, capture -> {s['hops']} pass-through stages, "
-        f"{s['seconds']:g} s each",
-        "",
-        "| measure | p50 ms | p95 ms | p99 ms |",
-        "|---|---:|---:|---:|",
-    ]
-    rows = [
-        ("capture: grab to published (slots)", core["slots"]["capture_ms"]),
-        ("one hop, latest-wins slot", core["slots"]["hop_ms"]),
-        ("one hop, reference queue.Queue(1)", core["reference_queue"]["hop_ms"]),
-        ("capture to sink (slots)", core["slots"]["end_to_end_ms"]),
-        ("capture to sink (reference)", core["reference_queue"]["end_to_end_ms"]),
-    ]
-    for name, p in rows:
-        lines.append(f"| {name} | {p['p50']:.3f} | {p['p95']:.3f} | {p['p99']:.3f} |")
-    r = core["hop_ratio_vs_queue"]
-    lines.append(f"| hop ratio slots / queue | {r['p50']} | {r['p95']} | {r['p99']} |")
-    lines.append("")
-    lines.append(
-        f"Frames: {core['slots']['frames']} captured, {core['slots']['delivered']} reached the sink, "
-        f"{core['slots']['dropped']} dropped on the way."
-    )
-    return "\n".join(lines) + "\n"
-
-
-def write_json(path: Path, result: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
