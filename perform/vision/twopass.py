@@ -1,0 +1,464 @@
+"""A multi-person backend that runs BlazePose's two TFLite models itself, in two passes.
+
+MediaPipe's pose graph, re-implemented in numpy and OpenCV on the two models inside the mediapipe
+wheel (run with LiteRT, ``ai-edge-litert``):
+
+1. **Detection.** The detector (224 x 224) looks at the whole frame letterboxed and at
+   overlapping square tiles of the frame, so small performers are large enough in its input.
+   Its SSD outputs are decoded with the anchors and options of MediaPipe's ``pose_detection``
+   graph, mapped to frame pixels and merged by weighted non-max suppression across all views.
+2. **Landmarks.** For each person, the rotated square ROI MediaPipe derives from the hip centre
+   and the full-body scale keypoint (x 1.25) is warped from the full-resolution frame into the
+   landmark model (256 x 256); its 33 landmarks (refined on the heatmap), world landmarks and
+   segmentation are projected back to the frame.
+3. **Tracking.** Each person's next ROI comes from the landmark model's two auxiliary points, so
+   the detector runs only every ``detect_every`` frames, or on the frame after a person is lost.
+
+See docs/multi-person.md for how it compares with :class:`perform.vision.tasks.TasksPose`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from perform.vision.base import PoseBackend
+from perform.vision.bundle import DETECTOR_MODEL, LANDMARK_MODEL, ModelBundleError
+from perform.vision.tasks import similarity
+from perform.vision.types import NUM_LANDMARKS, Detection
+
+_DET_SIZE = 224
+_LM_SIZE = 256
+# MediaPipe's pose_detection graph: SsdAnchorsCalculator and TensorsToDetectionsCalculator options.
+_STRIDES = (8, 16, 32, 32, 32)
+_MIN_SCALE, _MAX_SCALE = 0.1484375, 0.75
+_SCORE_CLIP = 100.0
+_NMS_IOU = 0.3
+# pose_landmark_by_roi: RefineLandmarksFromHeatmapCalculator options.
+_HEATMAP_KERNEL = 7
+_HEATMAP_MIN_CONFIDENCE = 0.5
+# The landmark model's 39 points: the 33 body landmarks, then the hip centre and full-body scale
+# point it uses for the next frame's ROI, then 4 unused.
+_NUM_MODEL_LANDMARKS = 39
+_AUX_CENTRE, _AUX_SCALE = 33, 34
+# ROIs are 1.25 x twice the hip-centre-to-scale-point distance (RectTransformationCalculator).
+_ROI_SCALE = 1.25
+
+
+@dataclass(frozen=True, slots=True)
+class Roi:
+    """A rotated square in frame pixels: centre, side, and rotation (radians, clockwise on screen)."""
+
+    cx: float
+    cy: float
+    size: float
+    rotation: float
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """One square the detector looks at: frame pixels ``x0..x0+size``, ``y0..y0+size`` (may overhang)."""
+
+    x0: float
+    y0: float
+    size: float
+
+
+def ssd_anchors() -> np.ndarray:
+    """The detector's 2254 anchor centres (x, y), normalised, as MediaPipe's SsdAnchorsCalculator.
+
+    Layers with the same stride are merged; each layer gives two anchors per cell (aspect ratio 1
+    and the interpolated scale), and with ``fixed_anchor_size`` only the centres matter.
+    """
+    out = []
+    layer = 0
+    while layer < len(_STRIDES):
+        last = layer
+        per_cell = 0
+        while last < len(_STRIDES) and _STRIDES[last] == _STRIDES[layer]:
+            per_cell += 2
+            last += 1
+        side = math.ceil(_DET_SIZE / _STRIDES[layer])
+        ys, xs = np.mgrid[0:side, 0:side]
+        centres = np.stack([(xs + 0.5) / side, (ys + 0.5) / side], axis=-1).reshape(-1, 1, 2)
+        out.append(np.repeat(centres, per_cell, axis=1).reshape(-1, 2))
+        layer = last
+    return np.concatenate(out).astype(np.float32)
+
+
+def plan_views(width: int, height: int, tile_sizes: tuple[float, ...], overlap: float) -> list[View]:
+    """The whole frame letterboxed, then for each of ``tile_sizes`` (a tile's side over the frame's
+    shorter side) a grid of square tiles whose neighbours overlap by at least ``overlap``."""
+    views = [View((width - max(width, height)) / 2, (height - max(width, height)) / 2, max(width, height))]
+    short = min(width, height)
+    for fraction in tile_sizes:
+        side = fraction * short
+        spans = []
+        for length in (width, height):
+            n = 1 if side >= length else math.ceil((length - side) / (side * (1 - overlap)) - 1e-9) + 1
+            step = (length - side) / (n - 1) if n > 1 else 0.0
+            spans.append([i * step + (length - side) / 2 * (n == 1) for i in range(n)])
+        if side < max(width, height):  # else one tile: the whole frame again
+            views += [View(x, y, side) for y in spans[1] for x in spans[0]]
+    return views
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(x, -80.0, 80.0)))
+
+
+def _rotation_matrix(angle: float) -> np.ndarray:
+    c, s = math.cos(angle), math.sin(angle)
+    return np.array([[c, -s], [s, c]], np.float64)
+
+
+def roi_from_points(centre: np.ndarray, scale: np.ndarray) -> Roi:
+    """MediaPipe's ROI from a hip centre and a scale point in pixels (AlignmentPointsRects +
+    RectTransformation): side 1.25 x twice their distance, rotated so the body stands upright."""
+    dx, dy = float(scale[0] - centre[0]), float(scale[1] - centre[1])
+    rotation = math.pi / 2 - math.atan2(-dy, dx)
+    rotation -= 2 * math.pi * math.floor((rotation + math.pi) / (2 * math.pi))
+    return Roi(float(centre[0]), float(centre[1]), 2.0 * math.hypot(dx, dy) * _ROI_SCALE, rotation)
+
+
+def roi_matrix(roi: Roi, out: int) -> np.ndarray:
+    """The 2 x 3 affine map from ``out`` x ``out`` crop pixels to frame pixels (corners to corners,
+    as MediaPipe's ImageToTensorCalculator)."""
+    r = _rotation_matrix(roi.rotation) * (roi.size / out)
+    t = np.array([roi.cx, roi.cy]) - r @ np.array([out / 2, out / 2])
+    return np.hstack([r, t[:, None]])
+
+
+def weighted_nms(
+    boxes: np.ndarray, keypoints: np.ndarray, scores: np.ndarray, iou: float = _NMS_IOU
+) -> list[tuple[np.ndarray, np.ndarray, float]]:
+    """MediaPipe's weighted non-max suppression: each best remaining box absorbs those overlapping it
+    by more than ``iou``, its box and keypoints becoming their score-weighted mean."""
+    order = np.argsort(-scores)
+    boxes, keypoints, scores = boxes[order], keypoints[order], scores[order]
+    areas = np.prod(np.clip(boxes[:, 2:] - boxes[:, :2], 0, None), axis=1)
+    left = np.ones(len(scores), bool)
+    out = []
+    for i in range(len(scores)):
+        if not left[i]:
+            continue
+        lo = np.maximum(boxes[i, :2], boxes[:, :2])
+        hi = np.minimum(boxes[i, 2:], boxes[:, 2:])
+        inter = np.prod(np.clip(hi - lo, 0, None), axis=1)
+        group = left & (inter > iou * np.maximum(areas[i] + areas - inter, 1e-9))
+        group[i] = True
+        left &= ~group
+        w = scores[group] / scores[group].sum()
+        out.append(
+            (
+                (boxes[group] * w[:, None]).sum(0),
+                (keypoints[group] * w[:, None, None]).sum(0),
+                float(scores[i]),
+            )
+        )
+    return out
+
+
+def merge_views(
+    boxes: np.ndarray, keypoints: np.ndarray, scores: np.ndarray, coverage: np.ndarray
+) -> list[tuple[np.ndarray, float]]:
+    """One detection per person from the views' detections (frame pixels), best first.
+
+    The detector's box scales with its input, so copies of one person from views of other sizes
+    overlap too little for IoU; they are grouped when their boxes' centres lie within half a box
+    of each other. Of a group, only the copies whose views saw the most of the body are averaged:
+    a tile that cuts a tall person guesses their hips.
+    """
+    order = np.argsort(-scores)
+    boxes, keypoints, scores, coverage = boxes[order], keypoints[order], scores[order], coverage[order]
+    centres = (boxes[:, :2] + boxes[:, 2:]) / 2
+    sides = (boxes[:, 2:] - boxes[:, :2]).max(axis=1)
+    left = np.ones(len(scores), bool)
+    out = []
+    for i in range(len(scores)):
+        if not left[i]:
+            continue
+        near = np.linalg.norm(centres - centres[i], axis=1) < 0.5 * np.maximum(sides, sides[i])
+        group = left & near
+        group[i] = True
+        left &= ~group
+        group &= coverage >= coverage[group].max() - 0.05
+        w = scores[group] / scores[group].sum()
+        out.append(((keypoints[group] * w[:, None, None]).sum(0), float(scores[i])))
+    return out
+
+
+def body_coverage(keypoints: np.ndarray, view: View) -> np.ndarray:
+    """How much of each detection's body circle (hip centre to scale point, (N, 4, 2) keypoints in
+    frame pixels) lies inside ``view``: the overlap of their bounding squares, 0..1."""
+    centre = keypoints[:, 0]
+    r = np.linalg.norm(keypoints[:, 1] - centre, axis=1)[:, None]
+    lo = np.maximum(centre - r, [view.x0, view.y0])
+    hi = np.minimum(centre + r, [view.x0 + view.size, view.y0 + view.size])
+    inside = np.prod(np.clip(hi - lo, 0, None), axis=1)
+    return inside / np.maximum(4 * r[:, 0] ** 2, 1e-9)
+
+
+def refine_from_heatmap(xy: np.ndarray, heatmap: np.ndarray) -> np.ndarray:
+    """MediaPipe's RefineLandmarksFromHeatmapCalculator: each point (normalised to the crop) moves to
+    the confidence-weighted mean of its 7 x 7 heatmap window, when the window is confident."""
+    hh, hw, _ = heatmap.shape
+    off = (_HEATMAP_KERNEL - 1) // 2
+    col = np.trunc(xy[:, 0] * hw).astype(int)
+    row = np.trunc(xy[:, 1] * hh).astype(int)
+    inside = (col >= 0) & (col < hw) & (row >= 0) & (row < hh)
+    padded = np.pad(heatmap, ((off, off), (off, off), (0, 0)), constant_values=-np.inf)
+    k = np.arange(-off, off + 1)
+    rr = (np.clip(row, 0, hh - 1)[:, None, None] + off + k[None, :, None]).repeat(len(k), 2)
+    cc = (np.clip(col, 0, hw - 1)[:, None, None] + off + k[None, None, :]).repeat(len(k), 1)
+    conf = _sigmoid(padded[rr, cc, np.arange(len(xy))[:, None, None]].astype(np.float64))
+    total = conf.sum(axis=(1, 2))
+    ok = inside & (conf.max(axis=(1, 2)) >= _HEATMAP_MIN_CONFIDENCE) & (total > 0)
+    out = xy.copy()
+    rows_abs, cols_abs = rr - off, cc - off
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out[:, 0] = np.where(ok, (conf * cols_abs).sum(axis=(1, 2)) / hw / total, xy[:, 0])
+        out[:, 1] = np.where(ok, (conf * rows_abs).sum(axis=(1, 2)) / hh / total, xy[:, 1])
+    return out
+
+
+def _interpreter(path: Path, threads: int):
+    if not path.is_file():
+        raise ModelBundleError(
+            f"expected the BlazePose model {path} inside the mediapipe wheel (mediapipe==0.10.21)"
+        )
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:  # pragma: no cover - depends on the install
+        try:
+            from tflite_runtime.interpreter import Interpreter
+        except ImportError:
+            raise ModelBundleError(
+                "TwoPassPose needs a TFLite interpreter: pip install ai-edge-litert"
+            ) from None
+    interpreter = Interpreter(model_path=str(path), num_threads=threads)
+    interpreter.allocate_tensors()
+    return interpreter
+
+
+@dataclass(slots=True)
+class _Person:
+    landmarks: np.ndarray  # (33, 4) normalised
+    world: np.ndarray  # (33, 3)
+    score: float
+    mask: np.ndarray | None
+    next_roi: Roi
+    tracked: bool
+
+
+class TwoPassPose(PoseBackend):
+    """Up to ``num_poses`` people per frame: multi-scale BlazePose detection, then BlazePose
+    landmarks on each person's own ROI at full resolution, tracked between frames.
+
+    ``min_detection_confidence`` is the detector's score threshold, ``min_tracking_confidence`` the
+    landmark model's pose-presence threshold below which a person is dropped (and, if tracked,
+    counted as lost). ``detect_every``: the detector runs on every n-th frame and on the frame
+    after a person is lost; 1 runs it on every frame. ``tile_sizes``: the detector's tiles, each a
+    side as a fraction of the frame's shorter side (empty: the whole frame only); ``overlap``: the
+    least overlap of neighbouring tiles. ``score`` is the mean presence of the 33 landmarks, as
+    :class:`~perform.vision.tasks.TasksPose`.
+    """
+
+    name = "twopass"
+
+    def __init__(
+        self,
+        num_poses: int = 4,
+        min_detection_confidence: float = 0.5,
+        min_tracking_confidence: float = 0.5,
+        masks: bool = False,
+        detect_every: int = 10,
+        tile_sizes: tuple[float, ...] = (0.6,),
+        overlap: float = 0.25,
+        threads: int | None = None,
+    ) -> None:
+        if num_poses < 1:
+            raise ValueError(f"num_poses: expected >= 1, got {num_poses}")
+        if detect_every < 1:
+            raise ValueError(f"detect_every: expected >= 1, got {detect_every}")
+        if not all(0.0 < f <= 1.0 for f in tile_sizes):
+            raise ValueError(f"tile_sizes: expected fractions in (0, 1], got {tile_sizes!r}")
+        if not 0.0 <= overlap < 1.0:
+            raise ValueError(f"overlap: expected 0 <= overlap < 1, got {overlap}")
+        import mediapipe as mp
+
+        self.num_poses = num_poses
+        self.min_detection_confidence = min_detection_confidence
+        self.min_tracking_confidence = min_tracking_confidence
+        self.masks = masks
+        self.detect_every = detect_every
+        self.tile_sizes = tuple(tile_sizes)
+        self.overlap = overlap
+        threads = threads or min(4, os.cpu_count() or 1)
+        mp_dir = Path(mp.__file__).parent
+        self._detector = _interpreter(mp_dir / DETECTOR_MODEL, threads)
+        self._landmarker = _interpreter(mp_dir / LANDMARK_MODEL, threads)
+        self._det_in = self._detector.get_input_details()[0]["index"]
+        det_out = {d["name"]: d["index"] for d in self._detector.get_output_details()}
+        self._det_boxes, self._det_scores = det_out["Identity"], det_out["Identity_1"]
+        self._lm_in = self._landmarker.get_input_details()[0]["index"]
+        lm_out = {d["name"]: d["index"] for d in self._landmarker.get_output_details()}
+        self._lm_out = [lm_out[f"Identity{s}"] for s in ("", "_1", "_2", "_3", "_4")]
+        self._anchors = ssd_anchors()
+        self._views: list[View] = []
+        self._size: tuple[int, int] | None = None
+        self._tracked: list[Roi] = []
+        self._frame = 0
+        self._lost = False
+        #: Detector runs (views) and landmark runs in the last call, for benchmarks.
+        self.last_runs = (0, 0)
+
+    # -- detection pass -------------------------------------------------------------------------
+
+    def detect_rois(self, image: np.ndarray) -> list[tuple[Roi, float]]:
+        """The detector's people in ``image`` as landmark ROIs (frame pixels), best first."""
+        h, w = image.shape[:2]
+        if self._size != (w, h):
+            self._views = plan_views(w, h, self.tile_sizes, self.overlap)
+            self._size = (w, h)
+        boxes, kps, scores, coverage = [], [], [], []
+        for view in self._views:
+            tensor = self._view_tensor(image, view)
+            self._detector.set_tensor(self._det_in, tensor[None])
+            self._detector.invoke()
+            raw = self._detector.get_tensor(self._det_boxes)[0]
+            logit = self._detector.get_tensor(self._det_scores)[0, :, 0]
+            score = _sigmoid(np.clip(logit, -_SCORE_CLIP, _SCORE_CLIP))
+            keep = score >= self.min_detection_confidence
+            if not keep.any():
+                continue
+            raw, anchors = raw[keep] / _DET_SIZE, self._anchors[keep]
+            centre = raw[:, 0:2] + anchors
+            half = raw[:, 2:4] / 2
+            box = np.concatenate([centre - half, centre + half], axis=1)
+            kp = raw[:, 4:12].reshape(-1, 4, 2) + anchors[:, None, :]
+            origin = np.array([view.x0, view.y0])
+            for b, k, sc in weighted_nms(box, kp, score[keep]):
+                boxes.append(b * view.size + np.tile(origin, 2))
+                kps.append(k * view.size + origin)
+                scores.append(sc)
+                coverage.append(body_coverage(kps[-1][None], view)[0])
+        if not scores:
+            return []
+        merged = merge_views(np.array(boxes), np.array(kps), np.array(scores), np.array(coverage))
+        return [(roi_from_points(kp[0], kp[1]), s) for kp, s in merged]
+
+    def _view_tensor(self, image: np.ndarray, view: View) -> np.ndarray:
+        # As MediaPipe's ImageToTensorCalculator: bilinear, corners to corners, black border.
+        s = view.size / _DET_SIZE
+        m = np.array([[s, 0.0, view.x0], [0.0, s, view.y0]])
+        crop = cv2.warpAffine(
+            image,
+            m,
+            (_DET_SIZE, _DET_SIZE),
+            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_CONSTANT,
+        )
+        return crop.astype(np.float32) * (2.0 / 255.0) - 1.0
+
+    # -- landmark pass --------------------------------------------------------------------------
+
+    def landmarks(self, image: np.ndarray, roi: Roi, want_mask: bool = False) -> _Person | None:
+        """BlazePose landmarks of the person in ``roi``, or None when the model sees nobody there."""
+        h, w = image.shape[:2]
+        m = roi_matrix(roi, _LM_SIZE)
+        crop = cv2.warpAffine(
+            image,
+            m,
+            (_LM_SIZE, _LM_SIZE),
+            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
+        self._landmarker.set_tensor(self._lm_in, (crop.astype(np.float32) * (1.0 / 255.0))[None])
+        self._landmarker.invoke()
+        get = self._landmarker.get_tensor
+        raw_lm, flag, seg, heat, raw_world = (get(i) for i in self._lm_out)
+        if float(flag.reshape(-1)[0]) < self.min_tracking_confidence:
+            return None
+        raw = raw_lm.reshape(_NUM_MODEL_LANDMARKS, 5)
+        xy = refine_from_heatmap(raw[:, :2] / _LM_SIZE, heat[0])
+        px = xy * _LM_SIZE @ m[:, :2].T + m[:, 2]
+        lm = np.empty((NUM_LANDMARKS, 4), np.float32)
+        lm[:, 0] = px[:NUM_LANDMARKS, 0] / w
+        lm[:, 1] = px[:NUM_LANDMARKS, 1] / h
+        lm[:, 2] = raw[:NUM_LANDMARKS, 2] / _LM_SIZE * (roi.size / w)  # z on the scale of x
+        lm[:, 3] = _sigmoid(raw[:NUM_LANDMARKS, 3])
+        presence = _sigmoid(raw[:NUM_LANDMARKS, 4])
+        world = raw_world.reshape(_NUM_MODEL_LANDMARKS, 3)[:NUM_LANDMARKS]
+        rot = _rotation_matrix(roi.rotation)
+        world = np.hstack([world[:, :2] @ rot.T, world[:, 2:]]).astype(np.float32)
+        mask = None
+        if want_mask:
+            mask = cv2.warpAffine(
+                _sigmoid(seg[0, :, :, 0]).astype(np.float32),
+                m,
+                (w, h),
+                flags=cv2.INTER_LINEAR,
+                borderMode=cv2.BORDER_CONSTANT,
+                borderValue=0.0,
+            )
+        next_roi = roi_from_points(px[_AUX_CENTRE], px[_AUX_SCALE])
+        return _Person(lm, world, float(presence.mean()), mask, next_roi, False)
+
+    # -- both, with tracking --------------------------------------------------------------------
+
+    def detect(self, image: np.ndarray, t_capture: float) -> list[Detection]:
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise ValueError(f"expected an (H, W, 3) uint8 RGB image, got {image.shape} {image.dtype}")
+        if self._size != image.shape[1::-1]:
+            self._tracked = []  # ROIs of another frame size
+        rois = [(roi, True) for roi in self._tracked]
+        views = 0
+        if self._lost or not self._tracked or self._frame % self.detect_every == 0:
+            for roi, _ in self.detect_rois(image):
+                if len(rois) >= self.num_poses:
+                    break
+                if not any(_same_place(roi, other) for other, _ in rois):
+                    rois.append((roi, False))
+            views = len(self._views)
+        self._frame += 1
+        people: list[_Person] = []
+        self._lost = False
+        for roi, tracked in rois:
+            person = self.landmarks(image, roi, self.masks)
+            if person is None:
+                self._lost |= tracked
+                continue
+            person.tracked = tracked
+            people.append(person)
+        self.last_runs = (views, len(rois))
+        # Two ROIs can settle on one person (a tracked one and a fresh detection, or two tiles'):
+        # keep the tracked copy, then the better one.
+        people.sort(key=lambda p: (p.tracked, p.score), reverse=True)
+        kept: list[_Person] = []
+        for p in people:
+            if all(similarity(p.landmarks, k.landmarks) < 0.5 for k in kept):
+                kept.append(p)
+        kept.sort(key=lambda p: p.score, reverse=True)
+        kept = kept[: self.num_poses]
+        self._tracked = [p.next_roi for p in kept]
+        return [Detection(p.landmarks, p.world, p.score, p.mask) for p in kept]
+
+    def reset(self) -> None:
+        """Forget tracked people: the next call runs the detector."""
+        self._tracked = []
+        self._frame = 0
+
+    def close(self) -> None:
+        self._tracked = []
+
+
+def _same_place(a: Roi, b: Roi) -> bool:
+    # One person's ROIs from two sources: centres close for the size, sizes alike.
+    big = max(a.size, b.size)
+    return math.hypot(a.cx - b.cx, a.cy - b.cy) < 0.25 * big and min(a.size, b.size) > 0.6 * big
