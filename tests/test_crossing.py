@@ -2,6 +2,7 @@
 
 import cv2
 import numpy as np
+import pytest
 
 from perform.show.models import Pose
 from perform.vision.base import make_backend
@@ -26,8 +27,9 @@ def crossing_frames():
         yield n, frame, (xa + SIDE / 2) / W, (xc + SIDE / 2) / W
 
 
-def test_slots_follow_each_person_through_a_crossing():
-    config = Pose(max_people=2, backend="tasks", masks=False, tracking={"confirm_frames": 2, "grace_s": 1.0})
+@pytest.mark.parametrize("backend", ["twopass", "tasks"])
+def test_slots_follow_each_person_through_a_crossing(backend):
+    config = Pose(max_people=2, backend=backend, masks=False, tracking={"confirm_frames": 2, "grace_s": 1.0})
     backend = make_backend(config)
     perception = Perception(config)
     slot_of: dict[str, list[tuple[int, int]]] = {"astronaut": [], "cameraman": []}

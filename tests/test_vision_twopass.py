@@ -13,8 +13,6 @@ from perform.vision.twopass import TwoPassPose, View, plan_views, ssd_anchors
 from perform.vision.types import LM, Detection
 from tests.people import compose, found, source
 
-pytest.importorskip("ai_edge_litert")
-
 NAMES = ["astronaut", "camera"]
 LAYOUTS = [(2, 0), (3, 1), (4, 2), (6, 3)]  # (people, seed), as tests/test_vision_tasks.py
 BODY = [LM[n] for n in ("nose", "left_shoulder", "right_shoulder", "left_elbow", "right_elbow")] + [

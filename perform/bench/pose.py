@@ -115,19 +115,20 @@ def bench_pose(quick: bool = False, frames: int | None = None) -> list[dict[str,
             row = _measure(config, _bare_legacy(masks), frame, frames)
             rows.append({"variant": "legacy, 1 person", "size": f"{width}x{height}", "masks": masks, **row})
     frame = stage_frame(1280, 720, 3)
-    config = Pose(max_people=3, backend="tasks", masks=False, tiles=1)
-    row = _measure(config, _bare_tasks(3, False), frame, frames)
-    rows.append({"variant": "tasks, 3 people, whole frame", "size": "1280x720", "masks": False, **row})
-    config = Pose(max_people=3, backend="tasks", masks=False, tiles="auto")
-    row = _measure(config, _bare_tasks(3, False), frame, frames)
-    rows.append(
-        {
-            "variant": "tasks, 3 people, tiles auto (vs bare whole frame)",
-            "size": "1280x720",
-            "masks": False,
-            **row,
-        }
-    )
+    multi = [
+        ("tasks, 3 people, whole frame", Pose(max_people=3, backend="tasks", masks=False, tiles=1)),
+        (
+            "tasks, 3 people, tiles auto (vs bare: whole frame)",
+            Pose(max_people=3, backend="tasks", masks=False),
+        ),
+        (
+            "twopass, 3 people (vs bare: tasks whole frame)",
+            Pose(max_people=3, backend="twopass", masks=False),
+        ),
+    ]
+    for name, config in multi:
+        row = _measure(config, _bare_tasks(3, False), frame, frames)
+        rows.append({"variant": name, "size": "1280x720", "masks": False, **row})
     return rows
 
 

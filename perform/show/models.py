@@ -197,10 +197,11 @@ class Pose(Model):
     """The pose stage: BlazePose landmarks and masks, performer slots, smoothing, features."""
 
     enabled: bool = Field(True, description="Run pose detection on the camera image.")
-    backend: Literal["auto", "legacy", "tasks"] = Field(
+    backend: Literal["auto", "legacy", "twopass", "tasks"] = Field(
         "auto",
-        description="legacy: MediaPipe solutions (1 person); tasks: PoseLandmarker (several); "
-        "auto: legacy for max_people 1, else tasks.",
+        description="legacy: MediaPipe solutions (1 person); twopass: BlazePose's models run by perform, "
+        "multi-scale detection (several, finds far people); tasks: MediaPipe's PoseLandmarker (several); "
+        "auto: legacy for max_people 1, else twopass.",
     )
     max_people: int = Field(1, ge=1, le=10, description="Most people tracked at once.")
     min_detection_confidence: float = Field(
@@ -210,6 +211,13 @@ class Pose(Model):
         0.5, ge=0, le=1, description="Score below which a tracked person is re-detected."
     )
     masks: bool = Field(True, description="Compute person segmentation masks (costs a few ms).")
+    detect_every: int = Field(
+        10,
+        ge=1,
+        le=300,
+        description="twopass backend: look for new people every N frames (and whenever one is lost); "
+        "in between, each person is followed from their last landmarks.",
+    )
     tiles: Literal["auto"] | TileCount | tuple[TileCount, TileCount] = Field(
         "auto",
         description="tasks backend: cut the frame into overlapping tiles so small people are found "

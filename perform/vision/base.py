@@ -53,16 +53,27 @@ class MonotonicMs:
 
 
 def make_backend(config: PoseConfig, static_images: bool = False) -> PoseBackend:
-    """The pose model a config asks for (``auto``: legacy for one person, tasks for several)."""
+    """The pose model a config asks for (``auto``: legacy for one person, twopass for several)."""
     backend = config.backend
     if backend == "auto":
-        backend = "legacy" if config.max_people == 1 else "tasks"
+        backend = "legacy" if config.max_people == 1 else "twopass"
     if backend == "legacy":
         from perform.vision.legacy import LegacyPose
 
         with quiet_stderr():
             return LegacyPose(
                 config.min_detection_confidence, config.min_tracking_confidence, config.masks, static_images
+            )
+    if backend == "twopass":
+        from perform.vision.twopass import TwoPassPose
+
+        with quiet_stderr():
+            return TwoPassPose(
+                num_poses=config.max_people,
+                min_detection_confidence=config.min_detection_confidence,
+                min_tracking_confidence=config.min_tracking_confidence,
+                masks=config.masks,
+                detect_every=1 if static_images else config.detect_every,
             )
     from perform.vision.tasks import TasksPose
 
