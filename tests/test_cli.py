@@ -149,3 +149,9 @@ def test_version():
 
     result = perform("--version")
     assert result.returncode == 0 and result.stdout.strip() == f"perform {__version__}"
+
+
+def test_unwritable_take_exits_2_before_the_show_starts():
+    result = perform("run", "config/demo.yaml", "--headless", "--seconds", "5", "--take", "/proc/none/x.take")
+    assert result.returncode == 2
+    assert "/proc/none/x.take: cannot write the take" in result.stderr and "Traceback" not in result.stderr

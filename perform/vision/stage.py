@@ -16,7 +16,7 @@ from perform.show.models import TakeSource, VirtualSource
 from perform.vision.base import PoseBackend, make_backend
 from perform.vision.draw import draw_bodies, slot_color
 from perform.vision.perception import Perception
-from perform.vision.take import TakeRecord, TakeWriter, read_take
+from perform.vision.take import TakeError, TakeRecord, TakeWriter, read_take
 from perform.vision.types import PersonEvent, Poses
 from perform.vision.virtual import VirtualTroupe
 
@@ -177,6 +177,11 @@ class TakeRecorder(ProcessStage[Poses, Poses]):
         self, stats: Stats, poses: Slot[Poses], path: Path, masks: bool = False, show: str = ""
     ) -> None:
         super().__init__("take", stats, poses)
+        try:  # fail at start, not on the first frame, when the take cannot be written
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.open("ab").close()
+        except OSError as exc:
+            raise TakeError(f"{path}: cannot write the take: {exc.strerror}") from None
         self.path = path
         self.masks = masks
         self.show = show
