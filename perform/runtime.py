@@ -20,6 +20,7 @@ from rich.console import Console
 from perform import __version__
 from perform.capture import CaptureStage, Transform, make_source
 from perform.console import StatusDisplay, WarningLog, status_table
+from perform.control import Controls
 from perform.errors import PerformError
 from perform.pipeline import EventLog, Frame, Pipeline, Reader, Slot, Stats
 from perform.show.models import POSE_SOURCES, Show, TakeSource, VirtualSource
@@ -51,6 +52,7 @@ class ShowPipeline(Pipeline):
         self.frames: Slot[Frame] = Slot("frames")
         self.poses: Slot[Poses] = Slot("poses")
         self.events: EventLog[PersonEvent] = EventLog()
+        self.controls = Controls()
         source = show.source
         self.capture: CaptureStage | VirtualSourceStage | TakeSourceStage
         if isinstance(source, VirtualSource):
@@ -73,8 +75,8 @@ class ShowPipeline(Pipeline):
         self.has_poses = isinstance(source, POSE_SOURCES) or show.pose.enabled
         if not isinstance(source, POSE_SOURCES) and show.pose.enabled:
             self.add(PoseStage(self.stats, self.frames, self.poses, show.pose, self.events))
-        if take_path is not None:
-            self.add(TakeRecorder(self.stats, self.poses, take_path, take_masks, show.name))
+        if self.has_poses:  # also without --take: a cue can start one mid-show
+            self.add(TakeRecorder(self.stats, self.poses, take_path, take_masks, show.name, self.controls))
 
 
 def display_available() -> bool:

@@ -117,3 +117,31 @@ def test_record_a_take_from_a_show_and_rehearse_with_it(tmp_path):
     replay = json.loads(stats.read_text())
     assert 50 <= replay["frames"] <= 64  # real time: 30 fps for 2 s, not as fast as it can
     assert replay["source"] == "take demo.take"
+
+
+def test_cues_start_and_stop_takes_mid_show(tmp_path):
+    import time
+
+    from perform.runtime import ShowPipeline
+    from perform.show.models import Show, VirtualSource
+
+    show = Show(source=VirtualSource(kind="virtual", people=2, fps=60, fast=False))
+    pipeline = ShowPipeline(show)
+    first, second = tmp_path / "a.take", tmp_path / "b.take"
+    pipeline.start()
+    try:
+        time.sleep(0.3)
+        pipeline.controls.cue("take.start", str(first))
+        time.sleep(0.6)
+        pipeline.controls.cue("take.start", str(second))  # closes the first
+        time.sleep(0.6)
+        pipeline.controls.cue("take.stop")
+        time.sleep(0.3)
+        size = second.stat().st_size
+        time.sleep(0.3)
+        assert second.stat().st_size == size  # stopped: nothing more written
+    finally:
+        pipeline.stop()
+    for path in (first, second):
+        _, records = read_take(path)
+        assert 15 <= len(list(records)) <= 45  # about 0.6 s at 60 fps

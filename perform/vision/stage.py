@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from perform.capture.base import Pacer
+from perform.control import Controls, Cue
 from perform.pipeline import POLL_S, EventLog, Frame, ProcessStage, Slot, Stage, StageState, Stats
 from perform.show.models import Pose as PoseConfig
 from perform.show.models import TakeSource, VirtualSource
@@ -171,30 +172,78 @@ class TakeSourceStage(_PoseSourceStage):
 
 
 class TakeRecorder(ProcessStage[Poses, Poses]):
-    """Writes every pose result it gets to a take file."""
+    """Writes every pose result it gets to a take file; cues start and stop takes mid-show.
+
+    ``path`` given: recording starts with the show. Cue ``take.start [PATH]`` starts a new take
+    (default: ``takes/take-YYYYmmdd-HHMMSS.take``), ``take.stop`` ends the current one.
+    """
 
     def __init__(
-        self, stats: Stats, poses: Slot[Poses], path: Path, masks: bool = False, show: str = ""
+        self,
+        stats: Stats,
+        poses: Slot[Poses],
+        path: Path | None = None,
+        masks: bool = False,
+        show: str = "",
+        controls: Controls | None = None,
     ) -> None:
         super().__init__("take", stats, poses)
-        try:  # fail at start, not on the first frame, when the take cannot be written
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.open("ab").close()
-        except OSError as exc:
-            raise TakeError(f"{path}: cannot write the take: {exc.strerror}") from None
-        self.path = path
         self.masks = masks
         self.show = show
+        self.cues = controls.listen() if controls is not None else None
         self.writer: TakeWriter | None = None
+        self.path: Path | None = _writable(path) if path is not None else None
+        self.recording = path is not None
 
-    def process(self, item: Poses) -> Poses:
+    def step(self) -> None:
+        if self.cues is not None:
+            for cue in self.cues.drain():
+                self._on_cue(cue)
+        super().step()
+
+    def _on_cue(self, cue: Cue) -> None:
+        if cue.name == "take.stop":
+            self._close()
+            self.recording = False
+        elif cue.name == "take.start":
+            self._close()
+            path = (
+                Path(str(cue.args[0]))
+                if cue.args
+                else Path("takes") / time.strftime("take-%Y%m%d-%H%M%S.take")
+            )
+            try:
+                self.path = _writable(path)
+            except TakeError as exc:
+                self.report_error(str(exc))
+                return
+            self.recording = True
+            log.info("take: recording to %s", path)
+
+    def process(self, item: Poses) -> Poses | None:
+        if not self.recording or self.path is None:
+            return None
         if self.writer is None:
             self.writer = TakeWriter(self.path, item.width, item.height, self.masks, self.show)
         self.writer.write(item)
         return item
 
-    def on_stop(self) -> None:
-        super().on_stop()
+    def _close(self) -> None:
         if self.writer is not None:
             self.writer.close()
-            log.info("take: %d frames written to %s", self.writer.records, self.path)
+            log.info("take: %d frames written to %s", self.writer.records, self.writer.path)
+            self.writer = None
+
+    def on_stop(self) -> None:
+        super().on_stop()
+        self._close()
+
+
+def _writable(path: Path) -> Path:
+    """Fail at once, not on the first frame, when a take cannot be written there."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.open("ab").close()
+    except OSError as exc:
+        raise TakeError(f"{path}: cannot write the take: {exc.strerror}") from None
+    return path
