@@ -1,0 +1,1 @@
+"""Open Sound Control: poses, features, events and status out to TouchDesigner, Ableton, desks."""

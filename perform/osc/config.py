@@ -1,0 +1,427 @@
+"""The ``osc:`` and ``midi:`` sections of a show file: targets, presets, mappings, MIDI CCs and notes.
+
+A target names a preset or carries its own :class:`Mapping`. Address templates take
+placeholders in braces: ``{slot}`` (performer number, 1, 2, ...), ``{landmark}`` (MediaPipe's
+name, ``left_wrist``), ``{field}`` (``x``, ``y``, ``z``, ``visibility``), ``{feature}`` (the
+feature name with dots as slashes: ``p1/energy``, ``stage/energy``, ``people``) and ``{event}``
+(the event's address suffix: ``hands_up``, ``p2/hands_up``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import string
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from perform.errors import ConfigError
+from perform.show.models import Model
+from perform.vision.features import FEATURES, PERSON, PERSON_FEATURES
+from perform.vision.types import LANDMARK_NAMES
+
+Curve = Literal["linear", "exponential", "logarithmic", "smoothstep", "smootherstep"]
+FieldName = Literal["x", "y", "z", "visibility"]
+FIELDS: tuple[str, ...] = ("x", "y", "z", "visibility")
+#: OSC address characters other than letters, digits and these are not allowed in templates.
+_ADDRESS = re.compile(r"(/[A-Za-z0-9_.:\-{}]+)+")
+
+
+def _placeholders(template: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+
+
+def _check_address(template: str, allowed: set[str], required: set[str] = frozenset()) -> str:  # type: ignore[assignment]
+    if not _ADDRESS.fullmatch(template):
+        raise ValueError(
+            f"expected an OSC address such as /perform/ctl/{{feature}} (slash-separated letters, digits, "
+            f"_ . : -), got {template!r}"
+        )
+    try:
+        names = _placeholders(template)
+    except ValueError as exc:
+        raise ValueError(f"{template!r}: {exc}") from None
+    unknown = names - allowed
+    if unknown:
+        raise ValueError(
+            f"{template!r}: unknown placeholder {{{sorted(unknown)[0]}}}; expected "
+            + ", ".join(f"{{{n}}}" for n in sorted(allowed))
+        )
+    missing = required - names
+    if missing:
+        raise ValueError(f"{template!r}: needs {', '.join(f'{{{n}}}' for n in sorted(missing))}")
+    return template
+
+
+class ValueMap(Model):
+    """How a value becomes what is sent: ``in`` range -> 0..1 -> clamp -> smoothing -> curve -> ``out``."""
+
+    in_lo: float | None = Field(
+        None, description="Input value mapped to 0 (null: the feature's documented range, 0 for landmarks)."
+    )
+    in_hi: float | None = Field(
+        None, description="Input value mapped to 1 (null: the feature's documented range, 1 for landmarks)."
+    )
+    out_lo: float = Field(0.0, description="What 0 becomes.")
+    out_hi: float = Field(1.0, description="What 1 becomes.")
+    clamp: bool = Field(
+        True, description="Keep values inside out_lo..out_hi; off, a linear curve extrapolates."
+    )
+    curve: Curve = Field(
+        "linear",
+        description="Shape of the 0..1 value: linear; exponential u^power (slow start); logarithmic "
+        "1-(1-u)^power (fast start); smoothstep and smootherstep (S-curves). Curves other than linear "
+        "always work on the clamped value.",
+    )
+    power: float = Field(2.0, gt=0, le=20, description="Exponent of the exponential and logarithmic curves.")
+    smoothing_s: float = Field(
+        0.0, ge=0, le=60, description="Time constant (s) of exponential smoothing before the curve; 0: none."
+    )
+    integer: bool = Field(False, description="Round and send as an OSC int32 instead of a float32.")
+
+    @model_validator(mode="after")
+    def _ranges(self) -> ValueMap:
+        if self.in_lo is not None and self.in_hi is not None and self.in_lo == self.in_hi:
+            raise ValueError(f"in_lo and in_hi must differ, got both {self.in_lo}")
+        return self
+
+
+class PoseOut(Model):
+    """Landmarks of every performer."""
+
+    landmarks: list[str] | Literal["all"] = Field(
+        "all", description="MediaPipe landmark names to send (`nose`, `left_wrist`...), or all 33."
+    )
+    fields: list[FieldName] = Field(
+        ["x", "y", "z", "visibility"], min_length=1, description="Which values of each landmark, in order."
+    )
+    coordinates: Literal["image", "world"] = Field(
+        "image",
+        description="image: x, y normalised 0..1 (y down), z relative depth; "
+        "world: metres around the hips. visibility is 0..1 in both.",
+    )
+    layout: Literal["landmark", "value", "person"] = Field(
+        "landmark",
+        description="landmark: one message per landmark with its fields as arguments; value: one message "
+        "per value (address needs {field}); person: one message per performer with every value.",
+    )
+    address: str = Field(
+        "/perform/pose/p{slot}/{landmark}",
+        description="Address template: {slot}, and {landmark} and {field} as the layout needs.",
+    )
+    map: ValueMap | None = Field(None, description="Mapping of every value (null: sent as measured).")
+
+    @field_validator("landmarks")
+    @classmethod
+    def _known(cls, value: list[str] | str) -> list[str] | str:
+        if isinstance(value, list):
+            for name in value:
+                if name not in LANDMARK_NAMES:
+                    close = difflib.get_close_matches(name, LANDMARK_NAMES, 1)
+                    hint = f"; did you mean {close[0]!r}?" if close else ""
+                    raise ValueError(f"unknown landmark {name!r}{hint}")
+        return value
+
+    @model_validator(mode="after")
+    def _template(self) -> PoseOut:
+        need = {"landmark": {"slot", "landmark"}, "value": {"slot", "landmark", "field"}, "person": {"slot"}}
+        _check_address(self.address, need[self.layout], need[self.layout])
+        return self
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return LANDMARK_NAMES if self.landmarks == "all" else tuple(self.landmarks)
+
+
+class FeaturesOut(Model):
+    """Movement features (see docs/features.md), each as its own message."""
+
+    include: list[str] = Field(
+        ["*"], description="Shell patterns over feature names as emitted: `people`, `stage.*`, `p*.energy`."
+    )
+    exclude: list[str] = Field([], description="Patterns left out even when included.")
+    address: str = Field(
+        "/perform/ctl/{feature}",
+        description="Address template; {feature} is the name with dots as slashes (p1/energy).",
+    )
+    map: ValueMap = Field(
+        default_factory=ValueMap, description="Mapping of every feature (default: its range onto 0..1)."
+    )
+    maps: dict[str, ValueMap] = Field(
+        {}, description="Mappings for the features matching a pattern (first match wins) instead of `map`."
+    )
+
+    @field_validator("address")
+    @classmethod
+    def _template(cls, value: str) -> str:
+        return _check_address(value, {"feature"}, {"feature"})
+
+
+class EventsOut(Model):
+    """Events: a message on the start edge and one on the end edge."""
+
+    include: list[str] = Field(["*"], description="Shell patterns over event names (`hands_up`, `zone_*`).")
+    exclude: list[str] = Field([], description="Patterns left out even when included.")
+    address: str = Field(
+        "/perform/evt/{event}", description="Address template; {event} is `hands_up` or `p2/hands_up`."
+    )
+    start: float = Field(1.0, description="Sent on the start edge.")
+    end: float = Field(0.0, description="Sent on the end edge (instant events have none).")
+    use_value: bool = Field(
+        False, description="Send the event's own value (confidence, dwell time) on start instead of `start`."
+    )
+    integer: bool = Field(True, description="Send as int32 (rounded) instead of float32.")
+
+    @field_validator("address")
+    @classmethod
+    def _template(cls, value: str) -> str:
+        return _check_address(value, {"event"}, {"event"})
+
+
+class VectorOut(Model):
+    """One fixed-length float vector per frame (Wekinator's `/wek/inputs`); absent performers send 0."""
+
+    address: str = Field("/wek/inputs", description="Address of the vector message.")
+    slots: int = Field(1, ge=1, le=10, description="Performers 1..slots, each in the same place.")
+    landmarks: list[str] = Field(
+        list(LANDMARK_NAMES), description="Landmarks per performer (image coordinates)."
+    )
+    fields: list[FieldName] = Field(["x", "y"], description="Values per landmark.")
+    features: list[str] = Field(
+        [], description="Per-person features (bare names: `energy`), normalised to 0..1."
+    )
+    stage_features: list[str] = Field(
+        [], description="Stage features (`people`, `stage.energy`), normalised to 0..1, after the performers."
+    )
+
+    @field_validator("address")
+    @classmethod
+    def _template(cls, value: str) -> str:
+        return _check_address(value, set())
+
+    @field_validator("landmarks")
+    @classmethod
+    def _known_landmarks(cls, value: list[str]) -> list[str]:
+        return PoseOut._known(value)  # type: ignore[return-value]
+
+    @field_validator("features")
+    @classmethod
+    def _person_features(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if name not in PERSON_FEATURES:
+                raise ValueError(f"unknown per-person feature {name!r}; expected one of docs/features.md")
+        return value
+
+    @field_validator("stage_features")
+    @classmethod
+    def _stage_features(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if name not in FEATURES or FEATURES[name].scope == PERSON:
+                raise ValueError(f"unknown stage feature {name!r}; expected `people` or `stage.<name>`")
+        return value
+
+    @property
+    def length(self) -> int:
+        per = len(self.landmarks) * len(self.fields) + len(self.features)
+        return self.slots * per + len(self.stage_features)
+
+
+class Mapping(Model):
+    """What one target receives; every part is optional."""
+
+    pose: PoseOut | None = Field(None, description="Landmarks (null: none).")
+    features: FeaturesOut | None = Field(None, description="Features (null: none).")
+    events: EventsOut | None = Field(None, description="Events (null: none).")
+    vector: VectorOut | None = Field(None, description="A fixed-length vector (null: none).")
+    status: bool = Field(
+        False, description="Send /perform/status/* (heartbeat, fps, latency_ms, people) once a second."
+    )
+
+
+Preset = Literal["default", "touchdesigner", "ableton", "lights", "lights_percent", "packed", "wekinator"]
+
+_LIGHT_EVENTS = EventsOut(address="/perform/lights/evt/{event}", start=255, end=0)
+
+#: The presets: a name on the command line (``HOST:PORT/touchdesigner``) or in a target.
+PRESETS: dict[str, Mapping] = {
+    "default": Mapping(pose=PoseOut(), features=FeaturesOut(), events=EventsOut(), status=True),
+    "touchdesigner": Mapping(
+        pose=PoseOut(layout="value", address="/perform/p{slot}/{landmark}/{field}"),
+        features=FeaturesOut(address="/perform/{feature}"),
+        events=EventsOut(),
+        status=True,
+    ),
+    "ableton": Mapping(
+        features=FeaturesOut(),
+        events=EventsOut(address="/perform/ctl/evt/{event}", integer=False),
+    ),
+    "lights": Mapping(
+        features=FeaturesOut(address="/perform/lights/{feature}", map=ValueMap(out_hi=255, integer=True)),
+        events=_LIGHT_EVENTS,
+    ),
+    "lights_percent": Mapping(
+        features=FeaturesOut(address="/perform/lights/{feature}", map=ValueMap(out_hi=100)),
+        events=_LIGHT_EVENTS.model_copy(update={"start": 100.0, "integer": False}),
+    ),
+    "packed": Mapping(pose=PoseOut(layout="person", address="/perform/pose/p{slot}")),
+    "wekinator": Mapping(vector=VectorOut()),
+}
+
+#: Why each preset looks as it does (docs/osc.md).
+PRESET_NOTES: dict[str, str] = {
+    "default": "Everything, one message per landmark (x y z visibility), features 0..1, events 1/0, status.",
+    "touchdesigner": "One number per message, so the OSC In CHOP makes one channel per value named after the "
+    "address (`perform/p1/nose/x`), instead of `_1`.. `_4` suffixed channels; only int and float arguments, "
+    "the only types the CHOP accepts.",
+    "ableton": "Only 0..1 floats under /perform/ctl/, what Connection Kit's OSC devices and Max for Live "
+    "mappings expect; events are 1.0 / 0.0.",
+    "lights": "Features as 0..255 integers and events as 255 / 0 under /perform/lights/, for desks that "
+    "take DMX-style levels.",
+    "lights_percent": "As `lights`, with 0..100 floats for desks whose faders are percentages.",
+    "packed": "One message per performer with all 33 x 4 floats (x y z visibility per landmark, "
+    "MediaPipe's order), as MediaPipe-to-OSC bridges send.",
+    "wekinator": "One /wek/inputs message of 66 floats every frame: performer 1's 33 landmarks, x and y "
+    "(0 when nobody is there), Wekinator's default input port 6448.",
+}
+
+
+class Target(Model):
+    """One OSC receiver."""
+
+    host: str = Field("127.0.0.1", min_length=1, description="Host name or IP address of the receiver.")
+    port: int = Field(ge=1, le=65535, description="UDP port of the receiver.")
+    preset: Preset | None = Field(
+        None, description="A ready-made mapping (see docs/osc.md); `default` when no mapping is given."
+    )
+    mapping: Mapping | None = Field(None, description="A custom mapping instead of a preset.")
+    rate_hz: float | None = Field(
+        None, gt=0, le=1000, description="Send at most this many frames per second (null: every frame)."
+    )
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Target:
+        if self.preset is not None and self.mapping is not None:
+            raise ValueError("give a preset or a mapping, not both")
+        return self
+
+    @property
+    def effective_mapping(self) -> Mapping:
+        if self.mapping is not None:
+            return self.mapping
+        return PRESETS[self.preset or "default"]
+
+    @property
+    def label(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        kind = self.preset or ("custom" if self.mapping is not None else "default")
+        return f"{host}:{self.port}/{kind}"
+
+
+class Osc(Model):
+    """OSC out: where to, what, and how big a datagram may be."""
+
+    enabled: bool = Field(True, description="Send OSC when there are targets.")
+    targets: list[Target] = Field([], description="Receivers, each with its preset or mapping.")
+    max_datagram: int = Field(
+        1472,
+        ge=128,
+        le=65507,
+        description="Largest datagram in bytes; a frame is split into bundles under it "
+        "(1472: Ethernet's 1500 minus IP and UDP headers, so no datagram is fragmented).",
+    )
+    heartbeat: bool = Field(
+        True,
+        description="Send the status messages (heartbeat, fps, latency, people) to targets that want them.",
+    )
+
+
+class MidiCC(Model):
+    """A feature sent as a control change."""
+
+    feature: str = Field(description="Feature name as emitted: `p1.energy`, `stage.energy`, `people`.")
+    channel: int = Field(1, ge=1, le=16, description="MIDI channel, 1..16.")
+    cc: int = Field(ge=0, le=127, description="Controller number, 0..127.")
+    map: ValueMap | None = Field(
+        None, description="Custom mapping onto 0..1 before scaling to 0..127 (null: the feature's range)."
+    )
+
+    @field_validator("feature")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        from perform.vision.features import feature_info
+
+        try:
+            feature_info(value)
+        except KeyError as exc:
+            raise ValueError(str(exc.args[0])) from None
+        return value
+
+
+class MidiNote(Model):
+    """An event sent as a note: note on at its start, note off at its end."""
+
+    event: str = Field(
+        description="Event name (`hands_up`, any performer) or address suffix (`p2/hands_up`); "
+        "shell patterns allowed."
+    )
+    channel: int = Field(1, ge=1, le=16, description="MIDI channel, 1..16.")
+    note: int = Field(ge=0, le=127, description="Note number, 0..127 (60 is middle C).")
+    velocity: int | Literal["value"] = Field(
+        "value", description="1..127, or `value`: the event's value (0..1) scaled to 1..127."
+    )
+    hold: bool = Field(
+        True,
+        description="Hold the note until the event ends; off, note off follows at once (instant events).",
+    )
+
+    @field_validator("velocity")
+    @classmethod
+    def _velocity(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and not 1 <= value <= 127:
+            raise ValueError(f"velocity: expected 1..127 or 'value', got {value}")
+        return value
+
+
+class Midi(Model):
+    """MIDI out: features as CCs, events as notes, through one port."""
+
+    enabled: bool = Field(True, description="Send MIDI when there are mappings.")
+    port: str = Field(
+        "perform", min_length=1, description="Output port name (or the start of it); the virtual port's name."
+    )
+    virtual: bool = Field(
+        False, description="Create a virtual port that Ableton and other programs see (Linux, macOS)."
+    )
+    cc: list[MidiCC] = Field([], description="Features to control changes.")
+    notes: list[MidiNote] = Field([], description="Events to notes.")
+    rate_hz: float = Field(
+        60.0,
+        gt=0,
+        le=1000,
+        description="Most CC updates per second; a CC is only sent when its value changes.",
+    )
+
+
+_TARGET = re.compile(r"(?:\[(?P<v6>[^\]]+)\]|(?P<host>[^:/\[\]]+)):(?P<port>[^/]*)(?:/(?P<preset>.*))?")
+
+
+def parse_target(spec: str) -> Target:
+    """A target from the command-line form ``HOST:PORT[/PRESET]`` (``[::1]:9000/ableton`` for IPv6)."""
+    m = _TARGET.fullmatch(spec.strip())
+    if m is None:
+        raise ConfigError(
+            f"OSC target {spec!r}: expected HOST:PORT or HOST:PORT/PRESET, e.g. 127.0.0.1:7000/touchdesigner"
+        )
+    host = m["v6"] or m["host"]
+    port_text = m["port"]
+    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+        raise ConfigError(f"OSC target {spec!r}: expected a port 1..65535 after the colon, got {port_text!r}")
+    preset = m["preset"]
+    if preset is not None and preset not in PRESETS:
+        close = difflib.get_close_matches(preset, PRESETS, 1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ConfigError(
+            f"OSC target {spec!r}: unknown preset {preset!r}; {hint}expected one of {', '.join(PRESETS)}"
+        )
+    return Target(host=host, port=int(port_text), preset=preset or None)  # type: ignore[arg-type]
