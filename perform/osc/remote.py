@@ -1,0 +1,253 @@
+"""The ``remote`` source: poses streamed from other perform instances, merged into one stage.
+
+One machine per camera runs its own pose model and streams its bodies (:class:`RemoteSender`);
+the show machine listens (:class:`RemoteSourceStage`), places each sender's picture into one
+combined frame, and runs the bodies through :class:`~perform.vision.perception.Perception` so
+slots, smoothing, features and events work exactly as for a camera.
+"""
+
+from __future__ import annotations
+
+import logging
+import select
+import socket
+import time
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from perform.errors import SourceError
+from perform.osc.server import POLL_S, _RateLimitedLog
+from perform.osc.stream import MAX_DATAGRAM, StreamFrame, StreamReceiver, encode_stream
+from perform.pipeline import EventLog, Frame, Slot, Stats
+from perform.show.models import Model, SourceBase
+from perform.show.models import Pose as PoseConfig
+from perform.vision.perception import Perception
+from perform.vision.stage import _PoseSourceStage
+from perform.vision.types import Detection, PersonEvent, Poses
+
+log = logging.getLogger(__name__)
+
+
+class SenderPlacement(Model):
+    """Where one sender's picture goes in the combined frame."""
+
+    id: str = Field(min_length=1, description="The sender's source id (its `RemoteSender` source_id).")
+    x: float = Field(0.0, ge=-10, le=10, description="Left edge, as a fraction of the combined width.")
+    y: float = Field(0.0, ge=-10, le=10, description="Top edge, as a fraction of the combined height.")
+    scale: float = Field(
+        1.0,
+        gt=0,
+        le=10,
+        description="Width of the sender's picture as a fraction of the combined width; "
+        "its height follows from the sender's aspect ratio.",
+    )
+
+
+class RemoteSource(SourceBase):
+    """Poses streamed over OSC from other perform instances (one per camera), merged into one stage.
+
+    Delivers poses directly, and a drawing of the skeletons as the camera image. mirror, rotate
+    and crop are not applied here: set them on the sending machines.
+    """
+
+    kind: Literal["remote"]
+    port: int = Field(9100, ge=0, le=65535, description="UDP port the senders stream to (0: any free port).")
+    host: str = Field("0.0.0.0", description="Interface to listen on; 0.0.0.0 is every interface.")
+    senders: list[SenderPlacement] = Field(
+        default_factory=list,
+        description="Each sender's place in the combined frame. Empty: every sender fills the whole "
+        "frame; otherwise senders not listed are ignored (and counted).",
+    )
+    timeout_s: float = Field(
+        1.0, gt=0, le=60, description="A sender silent this long is dropped and its people leave."
+    )
+    width: int = Field(1280, gt=0, le=7680, description="Width of the combined frame in pixels.")
+    height: int = Field(720, gt=0, le=4320, description="Height of the combined frame in pixels.")
+    fps: float = Field(30.0, gt=0, le=480, description="Rate at which the merged poses are published.")
+    max_people: int = Field(
+        4, ge=1, le=10, description="Most people tracked over all senders (at least pose.max_people)."
+    )
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> RemoteSource:
+        ids = [s.id for s in self.senders]
+        doubles = sorted({i for i in ids if ids.count(i) > 1})
+        if doubles:
+            raise ValueError(f"senders: each id once, got {', '.join(doubles)} more than once")
+        return self
+
+
+def place(frame: StreamFrame, placement: SenderPlacement | None, width: int, height: int) -> list[Detection]:
+    """A sender's bodies as detections in the combined frame (``width`` x ``height``)."""
+    detections = []
+    sx = placement.scale if placement is not None else 1.0
+    # keep the sender's aspect ratio: its picture is scale * width wide
+    sy = sx * (width / height) * (frame.height / frame.width) if placement is not None else 1.0
+    ox = placement.x if placement is not None else 0.0
+    oy = placement.y if placement is not None else 0.0
+    for body in frame.bodies:
+        landmarks = body.landmarks.copy()
+        landmarks[:, 0] = ox + landmarks[:, 0] * sx
+        landmarks[:, 1] = oy + landmarks[:, 1] * sy
+        landmarks[:, 2] *= sx
+        detections.append(Detection(landmarks, body.world.copy(), body.score))
+    return detections
+
+
+class RemoteSourceStage(_PoseSourceStage):
+    """Listens for pose streams from several senders and publishes them merged, at ``fps``.
+
+    The UDP port is bound on construction (:attr:`port` is the one bound, also for port 0).
+    Counts: :attr:`counts` (the receiver's, plus ``dropped_senders`` and ``unknown_sender``).
+    """
+
+    def __init__(
+        self,
+        stats: Stats,
+        frames: Slot[Frame],
+        poses: Slot[Poses],
+        source: RemoteSource,
+        config: PoseConfig,
+        events: EventLog[PersonEvent] | None = None,
+    ) -> None:
+        super().__init__(stats, frames, poses, None)
+        self.source = source
+        self.placements = {s.id: s for s in source.senders}
+        config = config.model_copy(update={"max_people": max(config.max_people, source.max_people)})
+        self.perception = Perception(config, events)
+        self.receiver = StreamReceiver()
+        self.counts: dict[str, int] = self.receiver.counts
+        self.counts.update(dropped_senders=0, unknown_sender=0)
+        self.latest: dict[str, tuple[StreamFrame, float]] = {}  # source id -> (frame, arrival)
+        self._fresh: list[StreamFrame] = []
+        self._period = 1.0 / source.fps
+        self._next: float | None = None
+        self._last_t = 0.0
+        self._log = _RateLimitedLog(5.0)
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+            self._sock.bind((source.host, source.port))
+        except OSError as exc:
+            self._sock.close()
+            raise SourceError(
+                f"remote source: cannot listen on UDP {source.host}:{source.port}: {exc.strerror}"
+            ) from None
+        self._sock.setblocking(False)
+        self.port: int = self._sock.getsockname()[1]
+        self.source_name = f"remote UDP {source.host}:{self.port}"
+        log.info("capture: %s", self.source_name)
+
+    def step(self) -> None:
+        now = time.monotonic()
+        if self._next is None or now - self._next > 2 * self._period:
+            self._next = now
+        while not self.stopping:
+            remaining = self._next - time.monotonic()
+            if remaining <= 0:
+                break
+            self._receive(min(POLL_S, remaining))
+        self._next += self._period
+        if self.stopping:
+            return
+        now = time.monotonic()
+        self._drop_silent(now)
+        if not self._fresh and self.latest:
+            return  # senders are live but nothing new arrived: no repeated frame
+        t = min((f.t_local(now) for f in self._fresh), default=now)
+        t = min(now, max(t, self._last_t + 1e-6))  # capture times must increase
+        self._last_t = t
+        self._fresh.clear()
+        s = self.source
+        detections = [
+            d
+            for source_id, (frame, _) in sorted(self.latest.items())
+            for d in place(frame, self.placements.get(source_id), s.width, s.height)
+        ]
+        poses = self.perception(detections, self.seq, t, s.width, s.height)
+        self.seq += 1
+        self.emit(poses, s.width, s.height)
+
+    def _receive(self, timeout: float) -> None:
+        try:
+            ready, _, _ = select.select([self._sock], [], [], timeout)
+            while ready:  # everything waiting, until the socket would block
+                data, (host, port) = self._sock.recvfrom(65536)
+                self._accept(self.receiver.feed(data, f"{host}:{port}"))
+        except (BlockingIOError, InterruptedError):
+            pass
+        except OSError as exc:
+            self.report_error(f"UDP receive: {exc}")
+            time.sleep(POLL_S)
+
+    def _accept(self, frame: StreamFrame | None) -> None:
+        if frame is None:
+            return
+        if self.placements and frame.source_id not in self.placements:
+            self.counts["unknown_sender"] += 1
+            self.receiver.forget(frame.source_id)
+            self._log.warn(
+                "unknown",
+                f"remote: sender {frame.source_id!r} from {frame.sender} is not in senders, ignored",
+            )
+            return
+        if frame.source_id not in self.latest:
+            log.info("remote: sender %r streaming from %s", frame.source_id, frame.sender)
+        self.latest[frame.source_id] = (frame, time.monotonic())
+        self._fresh.append(frame)
+
+    def _drop_silent(self, now: float) -> None:
+        for source_id, (frame, arrival) in list(self.latest.items()):
+            if now - arrival > self.source.timeout_s:
+                del self.latest[source_id]
+                self.receiver.forget(source_id)
+                self.counts["dropped_senders"] += 1
+                log.warning(
+                    "remote: sender %r (%s) silent for %.1f s, dropped",
+                    source_id,
+                    frame.sender,
+                    now - arrival,
+                )
+
+    def on_stop(self) -> None:
+        super().on_stop()
+        self._sock.close()
+
+
+class RemoteSender:
+    """Streams poses to a show machine's remote source: ``send(poses)`` to ``host:port``.
+
+    Never raises on the network: a show machine that is down costs datagrams, counted in
+    :attr:`counts` (``frames``, ``datagrams``, ``send_errors``).
+    """
+
+    def __init__(self, host: str, port: int, source_id: str, max_datagram: int = MAX_DATAGRAM) -> None:
+        if not source_id:
+            raise ValueError("source_id: expected a non-empty name such as 'left'")
+        self.address = (host, port)
+        self.source_id = source_id
+        self.max_datagram = max_datagram
+        self.counts = {"frames": 0, "datagrams": 0, "send_errors": 0}
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._log = _RateLimitedLog(5.0)
+
+    def send(self, poses: Poses) -> int:
+        """Send one frame; returns the datagrams sent."""
+        sent = 0
+        for data in encode_stream(poses, self.source_id, self.max_datagram):
+            try:
+                self._sock.sendto(data, self.address)
+                sent += 1
+            except OSError as exc:
+                self.counts["send_errors"] += 1
+                self._log.warn("send", f"stream to {self.address[0]}:{self.address[1]}: {exc}")
+        self.counts["frames"] += 1
+        self.counts["datagrams"] += sent
+        return sent
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+__all__ = ["RemoteSender", "RemoteSource", "RemoteSourceStage", "SenderPlacement", "place"]

@@ -1,0 +1,710 @@
+"""OSC in: cues and parameters from QLab, TouchOSC, Max or another perform, and an OSCQuery listing.
+
+Addresses perform accepts (``[x]`` is optional, ``A|B`` either type):
+
+=========================== ============ =================================================
+address                     arguments    effect
+=========================== ============ =================================================
+``/perform/scene``          ``s|i``      cue ``scene NAME`` or ``scene INDEX``
+``/perform/param/<name>``   ``f|i|s|T|F`` ``controls.set(name, value)``
+``/perform/take/start``     ``[s]``      cue ``take.start [PATH]``
+``/perform/take/stop``                   cue ``take.stop``
+``/perform/events/arm``     ``s``        cue ``events.arm NAME``
+``/perform/events/disarm``  ``s``        cue ``events.disarm NAME``
+``/perform/query``          ``[i]``      reply ``/perform/query/reply`` (what perform accepts and sends)
+``/perform/ping``           ``[i]``      reply ``/perform/pong``
+=========================== ============ =================================================
+
+Replies go to the sender's address, or to the sender's host on the port given as the int
+argument (for senders such as ``oscsend`` that do not listen). Addresses with no argument also
+take one number, as a TouchOSC button sends: non-zero fires, zero (the release) is ignored.
+
+Every datagram is checked before python-osc parses it (python-osc would loop forever on a
+bundle element of negative size and only logs unknown type tags). What is wrong is counted in
+:attr:`ControlServer.counts` under its kind and logged at most once per kind every few
+seconds; nothing a sender does stops the server.
+
+Bundles whose time tag is immediate or past are applied at once; a future one is held until
+due, but a time tag more than ``max_delay_s`` ahead is applied at once and counted as
+``late_clamped``: it almost always means the sender's clock is off, and holding cues for the
+skew would make every one of them late.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import json
+import logging
+import math
+import select
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+from pythonosc.osc_bundle import OscBundle
+from pythonosc.osc_message import OscMessage
+
+from perform.control import Controls, Value
+
+log = logging.getLogger(__name__)
+
+#: How long the server thread blocks at most before it looks at its stop flag again.
+POLL_S = 0.05
+#: Largest reply datagram (fits an Ethernet frame with IP and UDP headers).
+MAX_REPLY = 1400
+
+#: Kinds of malformed datagrams, as counted under ``malformed.<kind>``.
+MALFORMED_KINDS = ("empty", "garbage", "address", "typetag", "truncated", "encoding", "bundle", "parse")
+#: Every key of :attr:`ControlServer.counts`.
+COUNT_KEYS = (
+    "datagrams",  # received
+    "packets",  # parsed: datagrams == packets + malformed
+    "messages",  # == handled + unknown_address + bad_args + handler_error + pending
+    "handled",
+    "unknown_address",
+    "bad_args",
+    "handler_error",
+    "delayed",  # held for a future time tag
+    "late_clamped",  # time tag beyond max_delay_s: applied at once
+    "pending_overflow",  # the pending list was full: applied at once
+    "replies",
+    "send_errors",
+    "socket_errors",
+    *(f"malformed.{kind}" for kind in MALFORMED_KINDS),
+)
+
+_BUNDLE = b"#bundle\x00"
+_MAX_DEPTH = 8
+# Type tags python-osc parses, and the bytes each takes ("s" and "b" vary).
+_TAG_SIZE = {"i": 4, "f": 4, "r": 4, "m": 4, "h": 8, "d": 8, "t": 8, "T": 0, "F": 0, "N": 0, "[": 0, "]": 0}
+_IMMEDIATE = 0.0
+
+
+class MalformedDatagram(ValueError):
+    """A datagram that is not valid OSC; ``kind`` is one of :data:`MALFORMED_KINDS`."""
+
+    def __init__(self, kind: str, detail: str) -> None:
+        super().__init__(f"{kind}: {detail}")
+        self.kind = kind
+        self.detail = detail
+
+
+class BadArguments(ValueError):
+    """Raised by a handler whose message has the wrong arguments (counted as ``bad_args``)."""
+
+
+def _string_end(data: bytes, start: int) -> int | None:
+    """Index after the padded OSC string at ``start``; None when it is unterminated or truncated."""
+    nul = data.find(b"\x00", start)
+    if nul < 0:
+        return None
+    end = start + ((nul - start) // 4 + 1) * 4
+    return end if end <= len(data) else None
+
+
+def _decodes(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _check_message(data: bytes) -> None:
+    end = _string_end(data, 0)
+    if end is None:
+        raise MalformedDatagram("address", "address string is not null-terminated and padded to 4 bytes")
+    address = data[: data.index(b"\x00")]
+    if not _decodes(address):
+        raise MalformedDatagram("encoding", "address is not UTF-8")
+    if end == len(data):
+        return  # no type tag: a message without arguments
+    if data[end : end + 1] != b",":
+        raise MalformedDatagram(
+            "typetag", f"type tag string must start with ',', got {data[end : end + 4]!r}"
+        )
+    tags_end = _string_end(data, end)
+    if tags_end is None:
+        raise MalformedDatagram("typetag", "type tag string is not null-terminated and padded")
+    tags = data[end + 1 : data.index(b"\x00", end)].decode("latin-1")
+    depth = 0
+    for tag in tags:
+        if tag == "[":
+            depth += 1
+        elif tag == "]":
+            depth -= 1
+            if depth < 0:
+                raise MalformedDatagram("typetag", f"unbalanced ']' in type tags ,{tags}")
+        elif tag not in _TAG_SIZE and tag not in "sb":
+            raise MalformedDatagram("typetag", f"unsupported type tag {tag!r} in ,{tags}")
+    if depth:
+        raise MalformedDatagram("typetag", f"unbalanced '[' in type tags ,{tags}")
+    index = tags_end
+    for n, tag in enumerate(tags):
+        if tag == "s":
+            after = _string_end(data, index)
+            if after is None:
+                raise MalformedDatagram("truncated", f"argument {n} (s) runs past the end")
+            if not _decodes(data[index : data.index(b"\x00", index)]):
+                raise MalformedDatagram("encoding", f"argument {n} (s) is not UTF-8")
+            index = after
+        elif tag == "b":
+            if index + 4 > len(data):
+                raise MalformedDatagram("truncated", f"argument {n} (b) has no size")
+            (size,) = struct.unpack_from(">i", data, index)
+            if size < 0 or index + 4 + size + (-size % 4) > len(data):
+                raise MalformedDatagram(
+                    "truncated", f"argument {n} (b) of {size} bytes, {len(data) - index - 4} left"
+                )
+            index += 4 + size + (-size % 4)
+        else:
+            index += _TAG_SIZE[tag]
+            if index > len(data):
+                raise MalformedDatagram("truncated", f"argument {n} ({tag}) runs past the end")
+
+
+def _check_bundle(data: bytes, depth: int) -> None:
+    if depth > _MAX_DEPTH:
+        raise MalformedDatagram("bundle", f"bundles nested deeper than {_MAX_DEPTH}")
+    if len(data) < 16:
+        raise MalformedDatagram("bundle", f"bundle header needs 16 bytes, got {len(data)}")
+    index = 16
+    while index < len(data):
+        if index + 4 > len(data):
+            raise MalformedDatagram("bundle", f"element size at byte {index} is cut off")
+        (size,) = struct.unpack_from(">i", data, index)
+        index += 4
+        if size <= 0 or size % 4 or index + size > len(data):
+            raise MalformedDatagram(
+                "bundle", f"element of {size} bytes at byte {index - 4}, {len(data) - index} left"
+            )
+        _check(data[index : index + size], depth + 1)
+        index += size
+
+
+def _check(data: bytes, depth: int = 0) -> None:
+    if not data:
+        raise MalformedDatagram("empty", "empty datagram")
+    if data.startswith(_BUNDLE):
+        _check_bundle(data, depth)
+    elif data[:1] == b"/":
+        _check_message(data)
+    else:
+        raise MalformedDatagram("garbage", f"neither a message nor a bundle: starts {data[:8]!r}")
+
+
+def check_datagram(data: bytes) -> None:
+    """Raise :class:`MalformedDatagram` unless ``data`` is a complete, valid OSC packet."""
+    _check(data)
+
+
+def _walk(bundle: OscBundle, outer: float) -> list[tuple[float, OscMessage]]:
+    tag = bundle.timestamp if bundle.timestamp != _IMMEDIATE else outer
+    out: list[tuple[float, OscMessage]] = []
+    for content in bundle:
+        if isinstance(content, OscBundle):
+            out.extend(_walk(content, tag))
+        else:
+            out.append((tag, content))
+    return out
+
+
+def parse_datagram(data: bytes) -> list[tuple[float, OscMessage]]:
+    """The messages of a datagram with their time tags (Unix seconds; 0.0 = immediately).
+
+    Raises :class:`MalformedDatagram` for anything that is not valid OSC.
+    """
+    check_datagram(data)
+    try:
+        if data.startswith(_BUNDLE):
+            return _walk(OscBundle(data), _IMMEDIATE)
+        return [(_IMMEDIATE, OscMessage(data))]
+    except Exception as exc:  # validated above; anything python-osc still refuses is counted
+        raise MalformedDatagram("parse", f"{type(exc).__name__}: {exc}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """One address in the listing: OSC type tags, OSCQuery access (1 sent, 2 accepted) and meaning."""
+
+    path: str
+    typetag: str = ""
+    access: int = 2
+    description: str = ""
+
+
+#: What :class:`ControlServer` is told perform sends: an address, or (address, type tags, description).
+SentAddress = str | tuple[str, str, str]
+Sender = tuple[str, int]
+Handler = Callable[[list[Any], Sender], None]
+
+
+class _RateLimitedLog:
+    """One warning per kind every ``every_s`` seconds, with the number held back since."""
+
+    def __init__(self, every_s: float) -> None:
+        self.every_s = every_s
+        self._last: dict[str, float] = {}
+        self._held: dict[str, int] = {}
+
+    def warn(self, kind: str, message: str) -> None:
+        now = time.monotonic()
+        last = self._last.get(kind)
+        if last is not None and now - last < self.every_s:
+            self._held[kind] = self._held.get(kind, 0) + 1
+            return
+        held = self._held.pop(kind, 0)
+        self._last[kind] = now
+        log.warning("osc in: %s%s", message, f" ({held} more since)" if held else "")
+
+
+def _number(value: Any) -> float | int | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _trigger(args: list[Any]) -> bool:
+    """No argument, or one number (a TouchOSC button: non-zero on press, zero on release)."""
+    if not args:
+        return True
+    if len(args) == 1 and _number(args[0]) is not None:
+        return args[0] != 0
+    raise BadArguments(f"expected no argument or one number, got {_describe(args)}")
+
+
+def _describe(args: list[Any]) -> str:
+    return "(" + ", ".join(f"{type(a).__name__} {a!r}" for a in args) + ")"
+
+
+class ControlServer:
+    """Receives OSC on a UDP port on its own thread and writes cues and parameters to ``controls``.
+
+    ``port`` 0 takes any free port; :attr:`port` is the one bound. ``http_port`` (None: off, 0:
+    any free one) serves the OSCQuery listing as JSON. ``sends`` lists the addresses perform
+    sends (or is called for them at each query). ``params``, when given, limits
+    ``/perform/param/<name>`` to those names (name -> description); otherwise any name is set.
+    """
+
+    def __init__(
+        self,
+        controls: Controls,
+        port: int = 9000,
+        host: str = "0.0.0.0",
+        *,
+        http_port: int | None = None,
+        sends: Callable[[], Iterable[SentAddress]] | Iterable[SentAddress] = (),
+        params: dict[str, str] | None = None,
+        max_delay_s: float = 1.0,
+        max_pending: int = 256,
+        log_every_s: float = 5.0,
+        name: str = "perform",
+    ) -> None:
+        self.controls = controls
+        self.host = host
+        self.max_delay_s = max_delay_s
+        self.max_pending = max_pending
+        self.name = name
+        self.params = dict(params) if params is not None else None
+        self._sends = sends
+        self.counts: dict[str, int] = dict.fromkeys(COUNT_KEYS, 0)
+        self._log = _RateLimitedLog(log_every_s)
+        self._pending: list[tuple[float, int, OscMessage, Sender]] = []
+        self._order = itertools.count()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._handlers: dict[str, tuple[Address, Handler]] = {}
+        self._install()
+
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+            self._sock.bind((host, port))
+        except OSError as exc:
+            self._sock.close()
+            raise OSError(exc.errno, f"OSC in: cannot listen on UDP {host}:{port}: {exc.strerror}") from None
+        self._sock.setblocking(False)
+        self.port: int = self._sock.getsockname()[1]
+
+        self._http: ThreadingHTTPServer | None = None
+        self._http_thread: threading.Thread | None = None
+        self.http_port: int | None = None
+        if http_port is not None:
+            self._http = _QueryHttpServer((host, http_port), self)
+            self.http_port = self._http.server_address[1]
+
+    # -- the address table ---------------------------------------------------------------------
+
+    def add(self, path: str, handler: Handler, typetag: str = "", description: str = "") -> None:
+        """Accept ``path``: ``handler(args, sender)`` runs on the server thread for each message.
+
+        A handler raises :class:`BadArguments` for arguments it cannot use; any other exception
+        is counted as ``handler_error``. Neither stops the server.
+        """
+        self._handlers[path] = (Address(path, typetag, 2, description), handler)
+
+    def _install(self) -> None:
+        self.add("/perform/scene", self._scene, "s", "Switch scene, by name (s) or index (i).")
+        self.add("/perform/take/start", self._take_start, "s", "Start recording a take; optional path.")
+        self.add("/perform/take/stop", self._take_stop, "", "Stop recording the take.")
+        self.add("/perform/events/arm", self._events("events.arm"), "s", "Arm the named event.")
+        self.add("/perform/events/disarm", self._events("events.disarm"), "s", "Disarm the named event.")
+        self.add("/perform/query", self._query, "i", "Reply /perform/query/reply: addresses in and out.")
+        self.add("/perform/ping", self._ping, "i", "Reply /perform/pong.")
+
+    def accepted(self) -> list[Address]:
+        """Every address perform accepts, parameters included."""
+        out = [address for address, _ in self._handlers.values()]
+        if self.params is None:
+            out.append(Address("/perform/param/*", "f", 2, "Set any parameter: f, i, s, T or F."))
+        else:
+            out.extend(Address(f"/perform/param/{n}", "f", 2, d) for n, d in sorted(self.params.items()))
+        return out
+
+    def sent(self) -> list[Address]:
+        """The addresses perform sends, from ``sends``."""
+        items = self._sends() if callable(self._sends) else self._sends
+        out = []
+        for item in items:
+            if isinstance(item, str):
+                out.append(Address(item, "", 1, ""))
+            else:
+                path, typetag, description = item
+                out.append(Address(path, typetag, 1, description))
+        return out
+
+    def listing(self) -> dict[str, Any]:
+        """The OSCQuery namespace ``{"FULL_PATH": "/", "CONTENTS": {...}}``.
+
+        Each address has TYPE (OSC type tags), ACCESS (1 sent, 2 accepted) and DESCRIPTION.
+
+        An address both accepted and sent has ACCESS 3.
+        """
+        root: dict[str, Any] = {"FULL_PATH": "/", "DESCRIPTION": f"{self.name} OSC namespace", "CONTENTS": {}}
+        for address in self.sent() + self.accepted():
+            node = root
+            parts = [p for p in address.path.split("/") if p]
+            for depth, part in enumerate(parts):
+                contents = node.setdefault("CONTENTS", {})
+                if part not in contents:
+                    contents[part] = {"FULL_PATH": "/" + "/".join(parts[: depth + 1])}
+                node = contents[part]
+            node["ACCESS"] = node.get("ACCESS", 0) | address.access
+            if address.typetag:
+                node["TYPE"] = address.typetag
+            if address.description:
+                node["DESCRIPTION"] = address.description
+        return root
+
+    def host_info(self) -> dict[str, Any]:
+        """OSCQuery's ``?HOST_INFO`` answer."""
+        return {
+            "NAME": self.name,
+            "OSC_PORT": self.port,
+            "OSC_TRANSPORT": "UDP",
+            "EXTENSIONS": {"ACCESS": True, "DESCRIPTION": True, "TYPE": True, "VALUE": False},
+        }
+
+    # -- handlers ------------------------------------------------------------------------------
+
+    def _scene(self, args: list[Any], sender: Sender) -> None:
+        if len(args) == 1:
+            value = args[0]
+            if isinstance(value, str) and value:
+                self.controls.cue("scene", value, source=_who(sender))
+                return
+            number = _number(value)
+            if number is not None and float(number).is_integer() and number >= 0:
+                self.controls.cue("scene", int(number), source=_who(sender))
+                return
+        raise BadArguments(f"expected a scene name (s) or index (i >= 0), got {_describe(args)}")
+
+    def _take_start(self, args: list[Any], sender: Sender) -> None:
+        if len(args) == 1 and isinstance(args[0], str):
+            if not args[0]:
+                raise BadArguments("expected a take path (s), got an empty string")
+            self.controls.cue("take.start", args[0], source=_who(sender))
+        elif _trigger(args):
+            self.controls.cue("take.start", source=_who(sender))
+
+    def _take_stop(self, args: list[Any], sender: Sender) -> None:
+        if _trigger(args):
+            self.controls.cue("take.stop", source=_who(sender))
+
+    def _events(self, cue: str) -> Handler:
+        def handler(args: list[Any], sender: Sender) -> None:
+            if len(args) != 1 or not isinstance(args[0], str) or not args[0]:
+                raise BadArguments(f"expected an event name (s), got {_describe(args)}")
+            self.controls.cue(cue, args[0], source=_who(sender))
+
+        return handler
+
+    def _param(self, name: str, args: list[Any], sender: Sender) -> None:
+        if len(args) != 1:
+            raise BadArguments(f"expected one value (f, i, s, T or F), got {_describe(args)}")
+        value = args[0]
+        if not isinstance(value, bool | str) and _number(value) is None:
+            raise BadArguments(f"expected a number, string or T/F, got {_describe(args)}")
+        if isinstance(value, float) and float(struct.unpack(">f", struct.pack(">f", value))[0]) == value:
+            value = float(f"{value:.7g}")  # a 32-bit float: 0.7 rather than 0.699999988079071
+        self.controls.set(name, value)
+
+    def _reply_to(self, args: list[Any], sender: Sender) -> Sender:
+        if len(args) == 1 and isinstance(args[0], int) and not isinstance(args[0], bool):
+            if not 0 < args[0] < 65536:
+                raise BadArguments(f"expected a reply port 1..65535, got {args[0]}")
+            return (sender[0], args[0])
+        _trigger(args)
+        return sender
+
+    def _query(self, args: list[Any], sender: Sender) -> None:
+        to = self._reply_to(args, sender)
+        items = ["accepts", *(a.path for a in self.accepted()), "sends", *(a.path for a in self.sent())]
+        for chunk in _chunks(items):
+            self._send(encode_message("/perform/query/reply", *chunk), to)
+
+    def _ping(self, args: list[Any], sender: Sender) -> None:
+        self._send(encode_message("/perform/pong"), self._reply_to(args, sender))
+
+    def _send(self, data: bytes, to: Sender) -> None:
+        try:
+            self._sock.sendto(data, to)
+            self.counts["replies"] += 1
+        except OSError as exc:
+            self.counts["send_errors"] += 1
+            self._log.warn("send", f"cannot reply to {to[0]}:{to[1]}: {exc}")
+
+    # -- the receive loop ----------------------------------------------------------------------
+
+    def start(self) -> ControlServer:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="perform-osc-in", daemon=True)
+        self._thread.start()
+        if self._http is not None:
+            self._http_thread = threading.Thread(
+                target=self._http.serve_forever, args=(POLL_S,), name="perform-oscquery", daemon=True
+            )
+            self._http_thread.start()
+        log.info("osc in: listening on UDP %s:%d", self.host, self.port)
+        return self
+
+    def stop(self, timeout: float = 0.5) -> bool:
+        """Stop both threads and close the sockets; True when they ended within ``timeout``."""
+        deadline = time.monotonic() + timeout
+        self._stop.set()
+        if self._http is not None:
+            if self._http_thread is not None:
+                self._http.shutdown()
+            self._http.server_close()
+        done = True
+        if self._thread is not None:
+            self._thread.join(max(0.0, deadline - time.monotonic()))
+            done = not self._thread.is_alive()
+        self._sock.close()
+        return done
+
+    def __enter__(self) -> ControlServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def pending(self) -> int:
+        """Messages held for a future time tag."""
+        return len(self._pending)
+
+    @property
+    def malformed(self) -> int:
+        return sum(self.counts[f"malformed.{kind}"] for kind in MALFORMED_KINDS)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            timeout = POLL_S
+            if self._pending:
+                timeout = min(timeout, max(0.0, self._pending[0][0] - time.monotonic()))
+            try:
+                ready, _, _ = select.select([self._sock], [], [], timeout)
+                if ready:
+                    data, sender = self._sock.recvfrom(65536)
+                    self.receive(data, sender)
+            except (BlockingIOError, InterruptedError):
+                pass
+            except OSError as exc:
+                if self._stop.is_set():
+                    break
+                self.counts["socket_errors"] += 1
+                self._log.warn("socket", f"socket error: {exc}")
+                time.sleep(POLL_S)  # an error that repeats must not spin
+            self._run_due()
+
+    def receive(self, data: bytes, sender: Sender) -> None:
+        """Handle one datagram as if it came from ``sender`` (the receive loop calls this)."""
+        self.counts["datagrams"] += 1
+        try:
+            messages = parse_datagram(data)
+        except MalformedDatagram as exc:
+            self.counts[f"malformed.{exc.kind}"] += 1
+            self._log.warn(
+                f"malformed.{exc.kind}", f"malformed datagram ({len(data)} bytes) from {_who(sender)}: {exc}"
+            )
+            return
+        self.counts["packets"] += 1
+        now_wall, now = time.time(), time.monotonic()
+        for timetag, message in messages:
+            self.counts["messages"] += 1
+            ahead = timetag - now_wall if timetag != _IMMEDIATE else 0.0
+            if ahead <= 0.0:
+                self._dispatch(message, sender)
+            elif ahead > self.max_delay_s:
+                self.counts["late_clamped"] += 1
+                self._log.warn(
+                    "late_clamped",
+                    f"{message.address} from {_who(sender)}: time tag {ahead:.1f} s ahead "
+                    f"(over max_delay_s {self.max_delay_s}), applied now; is the sender's clock right?",
+                )
+                self._dispatch(message, sender)
+            elif len(self._pending) >= self.max_pending:
+                self.counts["pending_overflow"] += 1
+                self._log.warn("pending_overflow", f"{self.max_pending} messages already held, applied now")
+                self._dispatch(message, sender)
+            else:
+                self.counts["delayed"] += 1
+                heapq.heappush(self._pending, (now + ahead, next(self._order), message, sender))
+
+    def _run_due(self) -> None:
+        now = time.monotonic()
+        while self._pending and self._pending[0][0] <= now:
+            _, _, message, sender = heapq.heappop(self._pending)
+            self._dispatch(message, sender)
+
+    def _dispatch(self, message: OscMessage, sender: Sender) -> None:
+        address = message.address
+        args = message.params
+        entry = self._handlers.get(address)
+        try:
+            if entry is not None:
+                entry[1](args, sender)
+            elif address.startswith("/perform/param/") and len(address) > len("/perform/param/"):
+                name = address[len("/perform/param/") :]
+                if self.params is not None and name not in self.params:
+                    self._unknown(address, sender)
+                    return
+                self._param(name, args, sender)
+            else:
+                self._unknown(address, sender)
+                return
+        except BadArguments as exc:
+            self.counts["bad_args"] += 1
+            self._log.warn("bad_args", f"{address} from {_who(sender)}: {exc}")
+            return
+        except Exception as exc:  # a broken handler costs its message, never the server
+            self.counts["handler_error"] += 1
+            self._log.warn("handler_error", f"{address} from {_who(sender)}: {type(exc).__name__}: {exc}")
+            return
+        self.counts["handled"] += 1
+
+    def _unknown(self, address: str, sender: Sender) -> None:
+        self.counts["unknown_address"] += 1
+        self._log.warn("unknown_address", f"unknown address {address!r} from {_who(sender)}")
+
+
+def _who(sender: Sender) -> str:
+    return f"osc {sender[0]}:{sender[1]}"
+
+
+def _chunks(items: list[str]) -> Iterable[list[str]]:
+    """Split the reply so each datagram stays under :data:`MAX_REPLY`; a new one repeats its section."""
+    chunk: list[str] = []
+    size = 64
+    section = ""
+    for item in items:
+        if item in ("accepts", "sends"):
+            section = item
+        cost = len(item.encode()) + 8
+        if chunk and size + cost > MAX_REPLY:
+            yield chunk
+            chunk, size = ([section] if item != section else []), 64
+        chunk.append(item)
+        size += cost
+    if chunk:
+        yield chunk
+
+
+def _osc_string(text: str) -> bytes:
+    raw = text.encode("utf-8")
+    return raw + b"\x00" * (4 - len(raw) % 4)
+
+
+def encode_message(address: str, *args: Value | bytes) -> bytes:
+    """An OSC message datagram: ints as i, floats as f, strings as s, bools as T/F, bytes as b."""
+    tags = [","]
+    payload = []
+    for arg in args:
+        if isinstance(arg, bool):
+            tags.append("T" if arg else "F")
+        elif isinstance(arg, int):
+            tags.append("i")
+            payload.append(struct.pack(">i", arg))
+        elif isinstance(arg, float):
+            tags.append("f")
+            payload.append(struct.pack(">f", arg))
+        elif isinstance(arg, str):
+            tags.append("s")
+            payload.append(_osc_string(arg))
+        elif isinstance(arg, bytes):
+            tags.append("b")
+            payload.append(struct.pack(">i", len(arg)) + arg + b"\x00" * (-len(arg) % 4))
+        else:
+            raise TypeError(
+                f"OSC argument: expected int, float, str, bool or bytes, got {type(arg).__name__}"
+            )
+    return _osc_string(address) + _osc_string("".join(tags)) + b"".join(payload)
+
+
+class _QueryHttpServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], control: ControlServer) -> None:
+        self.control = control
+        super().__init__(address, _QueryHandler)
+
+
+class _QueryHandler(BaseHTTPRequestHandler):
+    server: _QueryHttpServer
+
+    def do_GET(self) -> None:
+        control = self.server.control
+        url = urlsplit(self.path)
+        if url.query == "HOST_INFO":
+            self._json(200, control.host_info())
+            return
+        node: dict[str, Any] | None = control.listing()
+        for part in (p for p in url.path.split("/") if p):
+            node = (node or {}).get("CONTENTS", {}).get(part)
+            if node is None:
+                break
+        if node is None:
+            self._json(404, {"error": f"no OSC address {url.path}"})
+        else:
+            self._json(200, node)
+
+    def _json(self, status: int, body: dict[str, Any]) -> None:
+        data = json.dumps(body, indent=1).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("oscquery: " + format, *args)
