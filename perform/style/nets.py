@@ -1,0 +1,111 @@
+"""Feed-forward style networks (Johnson, Alahi and Fei-Fei 2016).
+
+Images go in and come out as float (B, 3, H, W) RGB in 0..1. Any H and W work; sizes that
+are not multiples of 4 are padded by reflection and cropped back.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+#: Architecture name -> its hyper-parameters. ``johnson`` is the paper's network; ``realtime``
+#: is the same design at half the width with fewer residual blocks, for 2-core machines.
+ARCHITECTURES: dict[str, dict[str, int]] = {
+    "johnson": {"width": 32, "blocks": 5},
+    "realtime": {"width": 16, "blocks": 3},
+}
+
+
+class ConvLayer(nn.Module):
+    """Reflection padding, then a convolution (no padding artefacts at the border)."""
+
+    def __init__(self, cin: int, cout: int, kernel: int, stride: int = 1) -> None:
+        super().__init__()
+        self.pad = nn.ReflectionPad2d(kernel // 2)
+        self.conv = nn.Conv2d(cin, cout, kernel, stride)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(self.pad(x))
+
+
+class ResidualBlock(nn.Module):
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv1 = ConvLayer(channels, channels, 3)
+        self.in1 = nn.InstanceNorm2d(channels, affine=True)
+        self.conv2 = ConvLayer(channels, channels, 3)
+        self.in2 = nn.InstanceNorm2d(channels, affine=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.relu(self.in1(self.conv1(x)))
+        return x + self.in2(self.conv2(y))
+
+
+class UpsampleConv(nn.Module):
+    """Nearest 2x upsampling then a convolution: no checkerboard, unlike a transposed conv."""
+
+    def __init__(self, cin: int, cout: int, kernel: int) -> None:
+        super().__init__()
+        self.conv = ConvLayer(cin, cout, kernel)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
+
+
+class TransformerNet(nn.Module):
+    """Down (9x9, two stride-2 3x3), ``blocks`` residual blocks, up (two 2x), 9x9 out.
+
+    ``width`` is the first layer's channel count; the deeper layers have 2x and 4x that.
+    """
+
+    def __init__(self, width: int = 32, blocks: int = 5) -> None:
+        super().__init__()
+        if width < 1 or blocks < 0:
+            raise ValueError(f"expected width >= 1 and blocks >= 0, got width={width}, blocks={blocks}")
+        self.width, self.blocks = width, blocks
+        w1, w2, w3 = width, 2 * width, 4 * width
+        self.down = nn.Sequential(
+            ConvLayer(3, w1, 9),
+            nn.InstanceNorm2d(w1, affine=True),
+            nn.ReLU(inplace=True),
+            ConvLayer(w1, w2, 3, stride=2),
+            nn.InstanceNorm2d(w2, affine=True),
+            nn.ReLU(inplace=True),
+            ConvLayer(w2, w3, 3, stride=2),
+            nn.InstanceNorm2d(w3, affine=True),
+            nn.ReLU(inplace=True),
+        )
+        self.res = nn.Sequential(*[ResidualBlock(w3) for _ in range(blocks)])
+        self.up = nn.Sequential(
+            UpsampleConv(w3, w2, 3),
+            nn.InstanceNorm2d(w2, affine=True),
+            nn.ReLU(inplace=True),
+            UpsampleConv(w2, w1, 3),
+            nn.InstanceNorm2d(w1, affine=True),
+            nn.ReLU(inplace=True),
+            ConvLayer(w1, 3, 9),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) RGB 0..1 -> (B, 3, H, W) RGB 0..1."""
+        if x.dim() != 4 or x.shape[1] != 3:
+            raise ValueError(f"expected (B,3,H,W), got {tuple(x.shape)}")
+        h, w = x.shape[-2:]
+        ph, pw = (-h) % 4, (-w) % 4
+        if ph or pw:
+            x = F.pad(x, (0, pw, 0, ph), mode="reflect" if min(h, w) > max(ph, pw) else "replicate")
+        y = self.up(self.res(self.down(x * 2.0 - 1.0)))
+        y = (torch.tanh(y) + 1.0) * 0.5
+        return y[..., :h, :w] if (ph or pw) else y
+
+    def count_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+
+def build_net(architecture: str, **overrides: int) -> TransformerNet:
+    """The network for a named architecture, optionally with other hyper-parameters."""
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"expected an architecture in {sorted(ARCHITECTURES)}, got {architecture!r}")
+    return TransformerNet(**{**ARCHITECTURES[architecture], **overrides})

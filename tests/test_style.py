@@ -1,0 +1,316 @@
+"""Style transfer: model files, networks, training, the live stage (tiny nets, tiny images)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from perform.control import Controls
+from perform.pipeline import Frame, Slot, Stats
+from perform.style.config import StyleConfig
+from perform.style.model import (
+    ArchitectureError,
+    CorruptModelError,
+    ModelVersionError,
+    StyleModel,
+    find_models,
+    load_model,
+    save_model,
+)
+from perform.style.nets import TransformerNet
+from perform.style.stage import AdaptiveScale, Styled, StyleStage, Stylizer, compose, feather
+from perform.style.train import TrainSettings, draw_composition, train
+from perform.vision.types import Poses
+
+torch.set_num_threads(1)
+
+
+def tiny_net(seed: int = 0) -> TransformerNet:
+    torch.manual_seed(seed)
+    return TransformerNet(width=4, blocks=1).eval()
+
+
+def tiny_model(name: str = "tiny", net: torch.nn.Module | None = None) -> StyleModel:
+    net = net if net is not None else tiny_net()
+    return StyleModel(name=name, architecture="realtime", hyper={"width": 4, "blocks": 1}, net=net)  # type: ignore[arg-type]
+
+
+def photo(h: int = 48, w: int = 64, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w]
+    base = np.stack([x * 255 / w, y * 255 / h, (x + y) * 128 / (w + h)], axis=-1)
+    return np.clip(base + rng.normal(0, 10, base.shape), 0, 255).astype(np.uint8)
+
+
+def poses_for(image: np.ndarray, seq: int = 0, mask: np.ndarray | None = None) -> Poses:
+    frame = Frame(image, seq, float(seq))
+    h, w = image.shape[:2]
+    return Poses(seq=seq, t_capture=float(seq), width=w, height=h, mask=mask, frame=frame)
+
+
+def stage_with(config: StyleConfig, model: StyleModel, **kwargs: object) -> StyleStage:
+    stylizer = Stylizer(config, device=torch.device("cpu"), **kwargs)  # type: ignore[arg-type]
+    stylizer.add_model(model)
+    return StyleStage(
+        Stats(), Slot[Poses]("poses"), Slot[Styled]("styled"), config, Controls(), stylizer=stylizer
+    )
+
+
+# model files ------------------------------------------------------------------------------------
+
+
+def test_save_load_round_trip(tmp_path: Path) -> None:
+    net = tiny_net()
+    path = save_model(tmp_path / "t.pt", net, name="t", architecture="realtime", style_image="s.png",
+                      loss={"kind": "offline"}, training={"steps": 3})  # fmt: skip
+    model = load_model(path, architecture="realtime")
+    assert (model.name, model.architecture, model.style_image) == ("t", "realtime", "s.png")
+    assert model.hyper == {"width": 4, "blocks": 1} and model.training["steps"] == 3
+    x = torch.rand(1, 3, 20, 28)
+    with torch.no_grad():
+        assert torch.equal(net(x), model.net(x))
+
+
+def test_corrupt_file_is_a_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a torch file at all")
+    with pytest.raises(CorruptModelError, match=r"bad.pt: expected a perform style model"):
+        load_model(bad)
+    path = save_model(tmp_path / "t.pt", tiny_net(), name="t", architecture="realtime")
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(path.read_bytes()[:300])
+    with pytest.raises(CorruptModelError):
+        load_model(truncated)
+    other = tmp_path / "other.pt"
+    torch.save({"hello": 1}, other)
+    with pytest.raises(CorruptModelError, match="expected format 'perform-style'"):
+        load_model(other)
+
+
+def test_weights_that_do_not_fit_are_a_clear_error(tmp_path: Path) -> None:
+    path = save_model(tmp_path / "t.pt", tiny_net(), name="t", architecture="realtime")
+    data = torch.load(path, weights_only=True)
+    data["hyper"] = {"width": 8, "blocks": 1}
+    torch.save(data, path)
+    with pytest.raises(CorruptModelError, match="weights do not fit"):
+        load_model(path)
+
+
+def test_other_architecture_and_newer_version(tmp_path: Path) -> None:
+    path = save_model(tmp_path / "t.pt", tiny_net(), name="t", architecture="realtime")
+    with pytest.raises(ArchitectureError, match="expected a 'johnson' model, got a 'realtime' model"):
+        load_model(path, architecture="johnson")
+    data = torch.load(path, weights_only=True)
+    torch.save({**data, "architecture": "unet"}, tmp_path / "unet.pt")
+    with pytest.raises(ArchitectureError, match="got 'unet'"):
+        load_model(tmp_path / "unet.pt")
+    torch.save({**data, "version": 99}, tmp_path / "new.pt")
+    with pytest.raises(ModelVersionError, match=r"newer perform .format version 99."):
+        load_model(tmp_path / "new.pt")
+
+
+def test_shipped_models_load() -> None:
+    shipped = find_models()
+    for name in ("starry_night", "composition"):
+        if name not in shipped:
+            pytest.skip(f"{name} not trained yet")
+        model = load_model(shipped[name], architecture="realtime")
+        assert model.name == name and model.style_image
+
+
+# networks --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("size", [(32, 32), (37, 50), (9, 13)])
+def test_output_shape_and_range(size: tuple[int, int]) -> None:
+    x = torch.rand(2, 3, *size)
+    with torch.no_grad():
+        y = tiny_net()(x)
+    assert y.shape == x.shape
+    assert float(y.min()) >= 0.0 and float(y.max()) <= 1.0
+
+
+def test_bad_input_shape() -> None:
+    with pytest.raises(ValueError, match=r"expected \(B,3,H,W\), got \(1, 4, 8, 8\)"):
+        tiny_net()(torch.rand(1, 4, 8, 8))
+
+
+# composition -----------------------------------------------------------------------------------
+
+
+def test_masked_composition_is_exact_where_mask_is_0_and_1() -> None:
+    camera, styled = photo(seed=1), photo(seed=2)
+    mask = np.zeros((48, 64), np.float32)
+    mask[8:40, 16:48] = 1.0
+    alpha = feather(mask, 64, 48, 2.0)
+    out = compose(camera, styled, alpha)
+    assert np.array_equal(out[alpha == 0], camera[alpha == 0])
+    assert np.array_equal(out[alpha == 1], styled[alpha == 1])
+    assert (alpha == 0).sum() > 1000 and (alpha == 1).sum() > 300
+    edge = (alpha > 0) & (alpha < 1)
+    assert edge.any()
+
+
+def test_stage_styles_only_the_performer() -> None:
+    config = StyleConfig(region="performer", feather_px=2.0, scales=[1.0], stabilise={"enabled": False})
+    stage = stage_with(config, tiny_model())
+    image = photo()
+    image.setflags(write=False)
+    mask = np.zeros((48, 64), np.float32)
+    mask[10:40, 20:44] = 1.0
+    out = stage.process(poses_for(image, mask=mask))
+    assert out is not None and out.styled and out.image.shape == image.shape and out.image.dtype == np.uint8
+    assert np.array_equal(out.image[:, :8], image[:, :8])
+    assert not np.array_equal(out.image[20:30, 28:36], image[20:30, 28:36])
+    stage.controls.set("style.region", "background")
+    out = stage.process(poses_for(image, 1, mask=mask))
+    assert out is not None and np.array_equal(out.image[20:30, 28:36], image[20:30, 28:36])
+    stage.controls.set("style.strength", 0.0)
+    out = stage.process(poses_for(image, 2, mask=mask))
+    assert out is not None and out.image is image and not out.styled
+
+
+def test_strength_follows_a_feature() -> None:
+    config = StyleConfig(strength_feature={"name": "stage.energy", "low": 0.2, "high": 1.0})
+    stage = stage_with(config, tiny_model())
+    poses = Poses(seq=0, t_capture=0.0, width=4, height=4, features={"stage.energy": 0.5})
+    assert stage.strength(poses) == pytest.approx(0.6)
+    stage.controls.set("style.strength", 0.1)
+    assert stage.strength(poses) == pytest.approx(0.1)
+
+
+# training ----------------------------------------------------------------------------------------
+
+
+def test_short_training_lowers_the_loss(tmp_path: Path) -> None:
+    style = tmp_path / "style.png"
+    import cv2
+
+    cv2.imwrite(str(style), draw_composition(64, 64, seed=3))
+    content = [photo(64, 64, seed=s) for s in range(4)]
+    settings = TrainSettings(steps=40, size=32, batch=2, style_size=64, lr=5e-3, eval_every=20,
+                             checkpoint_every=20, hyper={"width": 4, "blocks": 1})  # fmt: skip
+    result = train(style, content, tmp_path / "m.pt", settings)
+    history = result["history"]
+    assert history[-1]["eval"] < 0.9 * history[0]["eval"], history
+    model = load_model(tmp_path / "m.pt")
+    assert model.training["steps_done"] == 40 and model.loss["kind"] == "offline"
+    more = TrainSettings(**{**settings.__dict__, "steps": 45})
+    resumed = train(style, content, tmp_path / "m.pt", more, resume=tmp_path / "m.pt.ckpt")
+    assert resumed["steps"] == 45 and resumed["history"][: len(history)] == history
+
+
+# adaptive scale, failures, flicker ----------------------------------------------------------------
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+class CostlyNet(torch.nn.Module):
+    """Passes the image through and advances a fake clock by 1 ms per 100 pixels."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        super().__init__()
+        self.clock = clock
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.clock.t += x.shape[-1] * x.shape[-2] / 100.0 / 1000.0
+        return x
+
+
+def scale_under(budget_ms: float) -> float:
+    clock = FakeClock()
+    config = StyleConfig(
+        budget_ms=budget_ms, max_side=200, scales=[1.0, 0.5, 0.25], stabilise={"enabled": False}
+    )
+    stylizer = Stylizer(config, device=torch.device("cpu"), clock=clock)
+    stylizer.add_model(tiny_model(net=CostlyNet(clock)))
+    image = photo(100, 200)
+    for _ in range(20):
+        stylizer.run(image)
+    return stylizer.adaptive.scale
+
+
+def test_adaptive_scale_picks_smaller_scale_under_smaller_budget() -> None:
+    # scale 1.0: 200x100 = 200 ms; 0.5: 50 ms; 0.25: 12.5 ms
+    assert scale_under(500.0) == 1.0
+    assert scale_under(100.0) == 0.5
+    assert scale_under(20.0) == 0.25
+    assert scale_under(1.0) == 0.25
+
+
+def test_adaptive_scale_follows_load() -> None:
+    a = AdaptiveScale([1.0, 0.5], budget_ms=100.0)
+    for _ in range(10):
+        a.record(a.scale, 40.0 if a.scale == 1.0 else 10.0)
+    assert a.scale == 1.0
+    for _ in range(10):
+        a.record(a.scale, 400.0 if a.scale == 1.0 else 100.0 * 0.9)
+    assert a.scale == 0.5
+    a.step_down()
+    for _ in range(10):
+        a.record(a.scale, 1.0)
+    assert a.scale == 0.5
+
+
+class Broken(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fail = True
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.fail:
+            raise RuntimeError("injected failure")
+        return x
+
+
+def test_injected_failure_passes_frames_through_then_retries() -> None:
+    clock = FakeClock()
+    net = Broken()
+    stylizer = Stylizer(StyleConfig(), device=torch.device("cpu"))
+    stylizer.add_model(tiny_model(net=net))
+    stage = StyleStage(
+        Stats(), Slot[Poses]("p"), None, StyleConfig(), Controls(), stylizer=stylizer, clock=clock
+    )
+    image = photo()
+    out = stage.process(poses_for(image))
+    assert out is not None and out.image is image and not out.styled
+    assert stage.failures == 1 and stage.stats.errors == 1
+    clock.t = 0.1  # inside the back-off: not even tried
+    out = stage.process(poses_for(image, 1))
+    assert out is not None and not out.styled and stage.failures == 1 and stage.passed_through == 2
+    clock.t = 0.6
+    out = stage.process(poses_for(image, 2))
+    assert stage.failures == 2 and stage._backoff_s == 1.0
+    net.fail = False
+    clock.t = 2.0
+    out = stage.process(poses_for(image, 3))
+    assert out is not None and out.styled and out.style == "tiny" and stage._backoff_s == 0.0
+
+
+def flicker(stabilise: bool) -> tuple[float, float]:
+    config = StyleConfig(scales=[1.0], stabilise={"enabled": stabilise, "amount": 0.8})
+    stage = stage_with(config, tiny_model(net=TransformerNet(width=4, blocks=1).eval()))
+    rng = np.random.default_rng(0)
+    still = photo(48, 64, seed=5).astype(np.float32)
+    for i in range(12):
+        noisy = np.clip(still + rng.normal(0, 1.0, still.shape), 0, 255).astype(np.uint8)
+        stage.process(poses_for(noisy, i))
+    return stage.flicker_raw.value, stage.flicker_out.value
+
+
+def test_stabilisation_lowers_flicker_on_a_still_noisy_input() -> None:
+    torch.manual_seed(0)
+    raw_off, out_off = flicker(False)
+    torch.manual_seed(0)
+    _raw_on, out_on = flicker(True)
+    assert out_off == pytest.approx(raw_off)
+    assert out_on < 0.6 * out_off, (out_on, out_off)
