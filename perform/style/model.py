@@ -9,6 +9,7 @@ Keys: ``format`` ("perform-style"), ``version`` (int), ``name``, ``architecture`
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -110,7 +111,9 @@ def read_model_file(path: Path | str) -> dict[str, Any]:
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        first = re.sub(r"\x1b\[[0-9;]*m", "", (str(exc).strip().splitlines() or [type(exc).__name__])[0])
+        if "Weights only load failed" in first:
+            first = "it holds Python objects, not only tensors and plain values (refused by weights_only)"
         raise CorruptModelError(
             path, f"expected a perform style model (torch.save of a dict), could not read it: {first:.200}"
         ) from None
