@@ -1,0 +1,111 @@
+"""``perform teach NAME --source SRC``: record a held pose and add it to a pose library."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from perform.errors import ConfigError
+from perform.events.teach import record_examples, teach
+from perform.pipeline import POLL_S
+from perform.vision.types import Poses
+
+DEFAULT_LIBRARY = Path("poses.json")
+#: How long to wait for a first performer before giving up, beyond the recording itself.
+FIND_TIMEOUT_S = 20.0
+
+
+def add_teach_parser(subparsers: Any) -> None:
+    """Add ``teach`` to the ``perform`` command's subparsers."""
+    p = subparsers.add_parser(
+        "teach",
+        help="record a held pose from a source and add it to a pose library",
+        description="Record SECONDS of one performer holding a pose and store it as NAME in the pose "
+        "library; pose.NAME events then fire when anyone takes that pose (see docs/events.md).",
+    )
+    p.add_argument("name", metavar="NAME", help="pose name: lower case letters, digits and _, e.g. star")
+    p.add_argument(
+        "--source",
+        metavar="SRC",
+        help="camera:N, FILE, image:FILE, folder:DIR, virtual, take:FILE (default: the show's source)",
+    )
+    p.add_argument("--seconds", type=float, default=3.0, metavar="N", help="seconds to record (default 3)")
+    p.add_argument(
+        "--library",
+        type=Path,
+        metavar="FILE",
+        help="pose library to write (default: the show's events.poses.library, else poses.json)",
+    )
+    p.add_argument("--show", type=Path, metavar="CONFIG", help="show file for the pose settings and source")
+    p.add_argument("--slot", type=int, metavar="N", help="record performer N (default: the nearest)")
+    p.add_argument("--delay", type=float, default=0.0, metavar="S", help="wait S seconds before recording")
+    p.add_argument("--add", action="store_true", help="add to the pose's examples instead of replacing them")
+
+
+def _poses(pipeline: Any, deadline: float) -> Iterator[Poses]:
+    reader = pipeline.poses.reader("teach")
+    while time.monotonic() < deadline:
+        item = reader.get(POLL_S)
+        if item is not None:
+            yield item
+        elif pipeline.poses.closed or pipeline.ended:
+            return
+
+
+def cmd_teach(args: argparse.Namespace, console: Console) -> int:
+    """Run ``perform teach``; 0 on success. Raises :class:`PerformError` for bad input."""
+    from perform.runtime import ShowPipeline  # the pipeline pulls in the pose backends
+    from perform.show import Show, load_show, parse_source
+
+    if not args.seconds > 0:
+        raise ConfigError(f"--seconds: expected > 0, got {args.seconds}")
+    if not args.delay >= 0:
+        raise ConfigError(f"--delay: expected >= 0, got {args.delay}")
+    if args.show is not None:
+        show = load_show(args.show)
+        if args.source:
+            show = show.model_copy(update={"source": parse_source(args.source, keep=show.source)})
+    elif args.source:
+        show = Show(source=parse_source(args.source))
+    else:
+        raise ConfigError("teach needs --source SRC or --show CONFIG")
+    library = args.library
+    if library is None:
+        events = getattr(show, "events", None)
+        configured = getattr(getattr(events, "poses", None), "library", None)
+        library = Path(configured) if configured is not None else DEFAULT_LIBRARY
+    if not (args.slot is None or args.slot >= 1):
+        raise ConfigError(f"--slot: expected a performer number 1 or more, got {args.slot}")
+    pipeline = ShowPipeline(show)
+    if not pipeline.has_poses:
+        raise ConfigError("the show's pose detection is off (pose.enabled: false); nothing to learn from")
+    source = args.source or show.source.kind
+    pipeline.start()
+    try:
+        if args.delay:
+            console.print(f"get into the pose {args.name!r}: recording in {args.delay:g} s")
+            time.sleep(args.delay)
+        console.print(f"recording {args.name!r} for {args.seconds:g} s from {source}")
+        stream = _poses(pipeline, time.monotonic() + args.seconds + FIND_TIMEOUT_S)
+        pose = record_examples(stream, args.name, args.seconds, slot=args.slot, source=source)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    finally:
+        pipeline.stop()
+    lib = teach(library, pose, replace=not args.add)
+    taught = lib.poses[pose.name]
+    others = ", ".join(f"{n} ({len(p.examples)})" for n, p in sorted(lib.poses.items()))
+    console.print(
+        f"taught {pose.name!r}: {len(pose.examples)} examples "
+        f"(threshold {taught.effective_threshold:.2f} torso lengths) -> {library}"
+    )
+    console.print(f"library: {others}")
+    return 0
+
+
+__all__ = ["add_teach_parser", "cmd_teach"]

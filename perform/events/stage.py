@@ -1,0 +1,173 @@
+"""The events stage: built-ins, rules, floor zones and taught poses on every :class:`Poses`.
+
+Every :class:`Event` goes into an :class:`EventLog` (consumers must see each one); the poses go
+on unchanged through a latest-wins slot. Cues ``events.arm NAME`` and ``events.disarm NAME``
+(from :class:`perform.control.Controls`) arm and disarm events by name or pattern (``pose.*``;
+``zone.front`` also covers ``zone.front.dwell``; no argument means every event). A disarmed
+event fires nothing, and disarming ends its active states at once. An event armed again while
+its condition still holds fires at its next start.
+"""
+
+from __future__ import annotations
+
+import threading
+from fnmatch import fnmatchcase
+
+from perform.control import Controls
+from perform.events.builtin import INSTANT, Builtins
+from perform.events.config import EventsConfig
+from perform.events.rules import RuleEngine
+from perform.events.teach import PoseEvents, PoseLibrary
+from perform.events.types import Event
+from perform.events.zones import ZoneTracker
+from perform.pipeline import EventLog, ProcessStage, Slot, Stats
+from perform.vision.types import Poses
+
+ARM, DISARM = "events.arm", "events.disarm"
+
+
+def _matches(name: str, pattern: str) -> bool:
+    return fnmatchcase(name, pattern) or name.startswith(pattern + ".")
+
+
+class EventEngine:
+    """Everything that turns poses into events, with arming; no thread of its own."""
+
+    def __init__(self, config: EventsConfig | None = None, library: PoseLibrary | None = None) -> None:
+        self.config = config = config if config is not None else EventsConfig()
+        self.builtins = Builtins(config.builtins)
+        self.rules = RuleEngine(config.rules)
+        self.zones = ZoneTracker(config.floor, config.zones) if config.floor is not None else None
+        if library is None and config.poses.library is not None:
+            library = PoseLibrary.load(config.poses.library)
+        p = config.poses
+        self.poses = (
+            PoseEvents(library, p.min_confidence, p.release, p.hold_s) if library and library.poses else None
+        )
+        #: Latest stage positions (x, y metres) of the performers whose feet are visible.
+        self.positions: dict[int, tuple[float, float]] = {}
+        # Names whose start is followed by an end: their (name, slot) is active in between.
+        self._untracked = set(INSTANT) | {r.name for r in config.rules if r.edges != "both"}
+        self._overrides: list[tuple[str, bool]] = [(n, False) for n in config.disarmed]
+        self._armed_cache: dict[str, bool] = {}
+        self._active: set[tuple[str, int | None]] = set()
+
+    def reset(self) -> None:
+        """Forget every performer's state and the active set (sends nothing)."""
+        self.builtins.reset()
+        self.rules.reset()
+        if self.zones is not None:
+            self.zones.reset()
+        if self.poses is not None:
+            self.poses.reset()
+        self.positions = {}
+        self._active.clear()
+
+    def armed(self, name: str) -> bool:
+        """Whether event ``name`` may fire (the last arm/disarm whose pattern matches it decides)."""
+        armed = self._armed_cache.get(name)
+        if armed is None:
+            armed = True
+            for pattern, value in self._overrides:
+                if _matches(name, pattern):
+                    armed = value
+            self._armed_cache[name] = armed
+        return armed
+
+    def arm(self, pattern: str = "*") -> None:
+        """Arm the events ``pattern`` names (``*``: all, clearing every earlier disarm)."""
+        self._set(pattern, True)
+
+    def disarm(self, pattern: str = "*", t: float = 0.0) -> list[Event]:
+        """Disarm; returns the end events (at capture time ``t``) of the states this ends."""
+        self._set(pattern, False)
+        ended = sorted((k for k in self._active if not self.armed(k[0])), key=lambda k: (k[0], k[1] or 0))
+        self._active.difference_update(ended)
+        return [Event(name, slot, False, t, 0.0) for name, slot in ended]
+
+    def _set(self, pattern: str, value: bool) -> None:
+        if pattern == "*":
+            self._overrides.clear()
+        self._overrides = [o for o in self._overrides if o[0] != pattern] + [(pattern, value)]
+        self._armed_cache.clear()
+
+    def _tracked(self, name: str) -> bool:
+        return name not in self._untracked and not (name.startswith("zone.") and name.endswith(".dwell"))
+
+    def update(self, poses: Poses) -> list[Event]:
+        """The armed events of this frame, in order: tracking, built-ins, rules, zones, poses."""
+        events = self.builtins.update(poses) + self.rules.update(poses)
+        if self.zones is not None:
+            zone_events, self.positions = self.zones.update(poses)
+            events += zone_events
+        if self.poses is not None:
+            events += self.poses.update(poses)
+        out = []
+        for e in events:
+            if not self.armed(e.name):
+                continue
+            key = (e.name, e.slot)
+            if e.active:
+                if self._tracked(e.name):
+                    self._active.add(key)
+            elif key in self._active:
+                self._active.discard(key)
+            elif self._tracked(e.name):
+                continue  # its start was not sent (disarmed then): neither is its end
+            out.append(e)
+        return out
+
+    def active(self) -> set[tuple[str, int | None]]:
+        """(event name, slot or None) of every event started and not yet ended."""
+        return set(self._active)
+
+
+class EventStage(ProcessStage[Poses, Poses]):
+    """Poses in, the same poses out; events into ``log``. Runs on its own thread."""
+
+    def __init__(
+        self,
+        stats: Stats,
+        source: Slot[Poses],
+        output: Slot[Poses] | None,
+        log: EventLog[Event],
+        config: EventsConfig | None = None,
+        controls: Controls | None = None,
+        library: PoseLibrary | None = None,
+    ) -> None:
+        super().__init__("events", stats, source, output)
+        self.engine = EventEngine(config, library)
+        self.log = log
+        self._cues = controls.listen() if controls is not None else None
+        self._lock = threading.Lock()
+        self._active: frozenset[tuple[str, int | None]] = frozenset()
+        self._positions: dict[int, tuple[float, float]] = {}
+
+    def process(self, item: Poses) -> Poses:
+        events: list[Event] = []
+        if self._cues is not None:
+            for cue in self._cues.drain():
+                if cue.name not in (ARM, DISARM):
+                    continue
+                for pattern in [str(a) for a in cue.args] or ["*"]:
+                    if cue.name == ARM:
+                        self.engine.arm(pattern)
+                    else:
+                        events += self.engine.disarm(pattern, item.t_capture)
+        events += self.engine.update(item)
+        for event in events:
+            self.log.publish(event)
+        with self._lock:
+            self._active = frozenset(self.engine.active())
+            self._positions = self.engine.positions
+        return item
+
+    def active(self) -> set[tuple[str, int | None]]:
+        """(event name, slot or None) of every event started and not yet ended; any thread."""
+        with self._lock:
+            return set(self._active)
+
+    def positions(self) -> dict[int, tuple[float, float]]:
+        """Latest stage positions (x, y metres) by slot, when a floor is calibrated; any thread."""
+        with self._lock:
+            return dict(self._positions)

@@ -1,0 +1,224 @@
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from perform.events.builtin import BUILTIN_RULES, Builtins
+from perform.events.types import Event
+from perform.show.models import Pose
+from perform.vision.perception import Perception
+from perform.vision.types import LM, PersonEvent, Poses
+from perform.vision.virtual import VirtualTroupe, skeleton
+
+W, H, FPS = 1280, 720, 30.0
+
+
+class Puppet(VirtualTroupe):
+    """One performer whose stage joints (metres: x right, y up, z away) a function gives at time t."""
+
+    def __init__(self, joints_at) -> None:
+        super().__init__(people=1, seed=0)
+        self.joints_at = joints_at
+
+    def world_joints(self, t: float) -> list[tuple[int, np.ndarray]]:
+        joints = self.joints_at(t)
+        return [] if joints is None else [(1, joints)]
+
+
+def facing_camera(joints: np.ndarray, x: float = 0.0, depth: float = 1.0, yaw: float = 0.0) -> np.ndarray:
+    c, s = math.cos(yaw), math.sin(yaw)
+    j = joints @ np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]]).T
+    j[:, 2] *= -1.0
+    return j + (x, 0.0, depth)
+
+
+def standing() -> np.ndarray:
+    return skeleton(1.75, "idle", 0.0, 0.0)[0]
+
+
+def t_pose() -> np.ndarray:
+    j = standing()
+    for name, s in (("left", 1.0), ("right", -1.0)):
+        sh = j[LM[f"{name}_shoulder"]].copy()
+        j[LM[f"{name}_elbow"]] = sh + (s * 0.3, 0, 0)
+        j[LM[f"{name}_wrist"]] = sh + (s * 0.57, 0, 0)
+        for f in ("index", "pinky", "thumb"):
+            j[LM[f"{name}_{f}"]] = sh + (s * 0.64, 0, 0)
+    return j
+
+
+def hands_apart(d: float) -> np.ndarray:
+    """Hands in front of the chest, ``d`` metres apart."""
+    j = standing()
+    for name, s in (("left", 1.0), ("right", -1.0)):
+        sh = j[LM[f"{name}_shoulder"]]
+        wrist = np.array([s * d / 2, sh[1] - 0.25, 0.3])
+        j[LM[f"{name}_elbow"]] = (sh + wrist) / 2 + (s * 0.1, -0.1, 0)
+        j[LM[f"{name}_wrist"]] = wrist
+        for f in ("index", "pinky", "thumb"):
+            j[LM[f"{name}_{f}"]] = wrist + (0, 0.02, 0.06)
+    return j
+
+
+def play(
+    troupe: VirtualTroupe, seconds: float, builtins: Builtins | None = None
+) -> tuple[list[Event], list[Poses]]:
+    perception = Perception(Pose(max_people=len(troupe.performers)))
+    builtins = builtins or Builtins()
+    events, frames = [], []
+    for i in range(int(seconds * FPS)):
+        t = i / FPS
+        poses = perception([d for _, d in troupe.detections(t, W, H)], i, t, W, H)
+        events += builtins.update(poses)
+        frames.append(poses)
+    return events, frames
+
+
+def times(events, name, active=True):
+    return [e.t for e in events if e.name == name and e.active == active]
+
+
+@pytest.fixture(scope="module")
+def scripted():
+    """One virtual performer (seed 2) raises arms, jumps, spins and crouches; its script says when."""
+    troupe = VirtualTroupe(1, seed=2)
+    events, frames = play(troupe, troupe.period_s)
+    return troupe.performers[0].segments, events, frames
+
+
+def _during(t: float, segments, action: str, before: float = 0.0, after: float = 0.0) -> bool:
+    return any(s.t0 - before <= t <= s.t1 + after for s in segments if s.action == action)
+
+
+def test_virtual_jumps_fire_once_each_at_take_off(scripted):
+    segments, events, _ = scripted
+    jumps = [s for s in segments if s.action == "jump"]
+    fired = times(events, "jump")
+    assert len(fired) == len(jumps) == 2
+    for seg, t in zip(jumps, fired, strict=True):
+        assert seg.t0 + 0.4 <= t <= seg.t0 + 0.9  # the flight phase of the script
+
+
+def test_virtual_spins_fire_one_full_turn_each(scripted):
+    segments, events, _ = scripted
+    spins = [s for s in segments if s.action == "spin"]
+    fired = times(events, "spin")
+    assert len(fired) == len(spins) == 3
+    for seg, t in zip(spins, fired, strict=True):
+        assert seg.t0 + 0.85 * (seg.t1 - seg.t0) <= t <= seg.t1 + 0.1
+
+
+def test_virtual_raised_arms_and_crouches_start_and_end(scripted):
+    segments, events, _ = scripted
+    for name, action in (("hands_up", "raise_arms"), ("crouch", "crouch")):
+        segs = [s for s in segments if s.action == action]
+        starts, ends = times(events, name), times(events, name, active=False)
+        assert len(starts) == len(ends) == len(segs), name
+        for seg, a, b in zip(segs, starts, ends, strict=True):
+            assert seg.t0 < a < b < seg.t1 + 0.3, (name, seg, a, b)
+            assert b - a > 0.8 * (seg.t1 - seg.t0) - 1.2
+
+
+def test_virtual_performance_has_no_false_alarms(scripted):
+    _, events, _ = scripted
+    assert times(events, "clap") == []
+    assert times(events, "t_pose") == []  # arms out at 75 degrees while spinning is not a T-pose
+
+
+def test_enter_leave_and_people_changed_follow_the_tracker(scripted):
+    _, events, frames = scripted
+    kinds = [e.kind for p in frames for e in p.events]
+    assert [e.name for e in events if e.name in ("enter", "leave")] == kinds
+    counts = [e.value for e in events if e.name == "people_changed"]
+    assert counts and counts[0] == 1.0
+    assert all(e.slot is None for e in events if e.name == "people_changed")
+    changes = [len(p.bodies) for p in frames]
+    expected = [float(n) for prev, n in zip([0, *changes], changes, strict=False) if n != prev]
+    assert counts == expected
+
+
+def test_people_changed_value_is_the_new_count():
+    b = Builtins(["people_changed", "enter", "leave"])
+    poses = Poses(0, 0.0, W, H, events=(PersonEvent("enter", 3, 0.0),))
+    assert b.update(poses) == [Event("enter", 3, True, 0.0)]  # bodies empty: count unchanged at 0
+    assert b.update(replace(poses, t_capture=1.0, events=())) == []
+
+
+def test_t_pose_after_its_hold():
+    events, frames = play(Puppet(lambda t: facing_camera(t_pose() if 1.0 <= t < 3.0 else standing())), 4.0)
+    entered = next(p.t_capture for p in frames if p.bodies)
+    starts, ends = times(events, "t_pose"), times(events, "t_pose", active=False)
+    assert len(starts) == len(ends) == 1
+    assert 1.0 + BUILTIN_RULES["t_pose"].hold_s - 0.05 <= starts[0] <= 1.8
+    assert 3.0 <= ends[0] <= 3.3
+    assert times(events, "hands_up") == [] and entered < 0.2
+
+
+def test_clap_needs_hands_apart_first():
+    def joints(t: float) -> np.ndarray:
+        # together from the start (no clap), apart at 1 s, together at 1.5 s (clap), 2.5 s apart,
+        # together again at 4.0 s, after more than a second apart: still a clap (they were apart)
+        d = 0.05 if t < 1.0 or 1.5 <= t < 2.5 or t >= 4.0 else 0.6
+        return facing_camera(hands_apart(d))
+
+    events, _ = play(Puppet(joints), 5.0)
+    claps = times(events, "clap")
+    assert len(claps) == 2
+    assert 1.5 <= claps[0] <= 1.7 and 4.0 <= claps[1] <= 4.2
+
+
+def test_hands_drifting_together_slowly_is_no_clap():
+    events, _ = play(Puppet(lambda t: facing_camera(hands_apart(max(0.04, 0.6 - 0.2 * t)))), 4.0)
+    assert times(events, "clap") == []
+
+
+def test_stillness_after_two_seconds_ends_on_moving():
+    def joints(t: float) -> np.ndarray:
+        x = 0.0 if t < 3.0 else 1.2 * (t - 3.0)
+        return facing_camera(standing(), x=x)
+
+    events, frames = play(Puppet(joints), 4.0)
+    entered = next(p.t_capture for p in frames if p.bodies)
+    starts, ends = times(events, "stillness"), times(events, "stillness", active=False)
+    assert len(starts) == 1 and len(ends) == 1
+    assert entered + 2.0 - 1e-6 <= starts[0] <= entered + 2.1
+    assert 3.0 < ends[0] < 3.5
+
+
+def test_a_jump_of_a_hand_built_skeleton_and_none_while_walking_away():
+    def jump(t: float) -> np.ndarray:
+        lift = 0.3 * max(0.0, math.sin(math.pi * (t - 1.0) / 0.5)) if 1.0 <= t < 1.5 else 0.0
+        return facing_camera(standing()) + (0, lift, 0)
+
+    events, _ = play(Puppet(jump), 2.0)
+    assert len(times(events, "jump")) == 1 and 1.0 <= times(events, "jump")[0] <= 1.2
+
+    # gliding away from the camera: the feet rise in the image, slowly
+    away = Puppet(lambda t: facing_camera(standing(), depth=0.5 + 1.5 * t))
+    events, _ = play(away, 3.0)
+    assert times(events, "jump") == []
+
+
+def test_spin_needs_world_landmarks_and_a_full_turn():
+    half = Puppet(lambda t: facing_camera(standing(), yaw=math.pi * min(t, 1.0)))
+    events, _ = play(half, 2.0)
+    assert times(events, "spin") == []
+    full = Puppet(lambda t: facing_camera(standing(), yaw=2 * math.pi * min(t / 2, 1.0)))
+    events, frames = play(full, 2.5)
+    assert len(times(events, "spin")) == 1
+    b = Builtins(["spin"])
+    no_world = [
+        replace(p, bodies=tuple(replace(body, world=np.zeros_like(body.world)) for body in p.bodies))
+        for p in frames
+    ]
+    assert [e for p in no_world for e in b.update(p)] == []
+
+
+def test_disabled_builtins_fire_nothing(scripted):
+    _, _, frames = scripted
+    b = Builtins(["enter"])
+    names = {e.name for p in frames for e in b.update(p)}
+    assert names == {"enter"}
+    with pytest.raises(ValueError, match="unknown built-in event 'wave'"):
+        Builtins(["wave"])
