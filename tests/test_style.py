@@ -314,3 +314,73 @@ def test_stabilisation_lowers_flicker_on_a_still_noisy_input() -> None:
     _raw_on, out_on = flicker(True)
     assert out_off == pytest.approx(raw_off)
     assert out_on < 0.6 * out_off, (out_on, out_off)
+
+
+# style switching, the thread, config, CLI ---------------------------------------------------------
+
+
+def test_style_name_switches_and_unknown_name_keeps_current() -> None:
+    config = StyleConfig(scales=[1.0])
+    stage = stage_with(config, tiny_model("a"))
+    stage.stylizer.add_model(tiny_model("b", tiny_net(seed=1)))
+    image = photo()
+    out = stage.process(poses_for(image))
+    assert out is not None and out.style == "a"
+    stage.controls.set("style.name", "b")
+    out = stage.process(poses_for(image, 1))
+    assert out is not None and out.style == "b"
+    stage.controls.set("style.name", "no_such_style")
+    out = stage.process(poses_for(image, 2))
+    assert out is not None and out.style == "b" and stage.stats.errors == 1
+    assert stage.controls.get("style.name") == "b"
+
+
+def test_stage_runs_on_its_thread_latest_wins() -> None:
+    config = StyleConfig(scales=[1.0])
+    stylizer = Stylizer(config, device=torch.device("cpu"))
+    stylizer.add_model(tiny_model())
+    source, output = Slot[Poses]("poses"), Slot[Styled]("styled")
+    reader = output.reader("test")
+    stage = StyleStage(Stats(), source, output, config, stylizer=stylizer)
+    stage.start()
+    try:
+        source.publish(poses_for(photo(), 7))
+        got = reader.get(timeout=5.0)
+    finally:
+        stage.stop()
+        stage.join(2.0)
+    assert got is not None and got.seq == 7 and got.styled and got.image.shape == (48, 64, 3)
+
+
+def test_config_checks_scales() -> None:
+    assert StyleConfig(scales=[0.5, 1.0, 0.5]).scales == [1.0, 0.5]
+    with pytest.raises(ValueError, match=r"expected scales in \(0, 1\]"):
+        StyleConfig(scales=[1.5])
+    with pytest.raises(ValueError, match="extra"):
+        StyleConfig(colour="red")  # type: ignore[call-arg]
+
+
+def test_cli_apply_and_list(tmp_path: Path) -> None:
+    import argparse
+
+    import cv2
+    from rich.console import Console
+
+    from perform.style.cli import add_style_parser, cmd_style
+
+    parser = argparse.ArgumentParser()
+    add_style_parser(parser.add_subparsers(dest="command"))
+    save_model(tmp_path / "tiny.pt", tiny_net(), name="tiny", architecture="realtime", style_image="x.png")
+    (tmp_path / "broken.pt").write_bytes(b"garbage")
+    cv2.imwrite(str(tmp_path / "in.png"), photo())
+    console = Console(record=True, width=200)
+    args = parser.parse_args(["style", "apply", "tiny", str(tmp_path / "in.png"), str(tmp_path / "out.png"),
+                              "--models", str(tmp_path)])  # fmt: skip
+    assert cmd_style(args, console) == 0
+    out = cv2.imread(str(tmp_path / "out.png"))
+    assert out is not None and out.shape == (48, 64, 3)
+    assert cmd_style(parser.parse_args(["style", "list", "--models", str(tmp_path)]), console) == 0
+    text = console.export_text()
+    lines = [line for line in text.splitlines() if line.startswith(("tiny", "broken"))]
+    assert any(line.startswith("tiny  realtime") for line in lines)
+    assert any(line.startswith("broken  unreadable") for line in lines)

@@ -81,12 +81,17 @@ class AdaptiveScale:
         self._frame = 0
         self.index = len(self.scales) - 1  # start small, climb as measurements come in
         self.ceiling = 0  # lowered by out-of-memory failures
+        self._warm: set[float] = set()
 
     @property
     def scale(self) -> float:
         return self.scales[self.index]
 
     def record(self, scale: float, ms: float) -> None:
+        """One measured inference. The first at each scale is warm-up (allocation, autotune, compile)."""
+        if scale not in self._warm:
+            self._warm.add(scale)
+            return
         self._frame += 1
         old = self.ema.get(scale)
         self.ema[scale] = ms if old is None else old + self.alpha * (ms - old)
@@ -214,7 +219,8 @@ class Stylizer:
             torch.set_num_threads(config.threads)
 
     # models -------------------------------------------------------------------------------
-    def add_model(self, model: StyleModel) -> None:
+    def add_model(self, model: StyleModel, key: str | None = None) -> None:
+        """Make ``model`` selectable by its name (and by ``key``, the name or path it was asked by)."""
         net = model.net.to(self.device)
         if self.half:
             net = net.half()
@@ -227,25 +233,27 @@ class Stylizer:
                 runner = torch.compile(net, dynamic=False)  # type: ignore[assignment]
             except Exception as exc:  # compile is optional: eager still works
                 log.warning("style: torch.compile unavailable (%s); running eagerly", exc)
-        self.models[model.name] = model
-        self._runners[model.name] = runner
+        for k in {model.name, key or model.name}:
+            self.models[k] = model
+            self._runners[k] = runner
         if not self.current:
             self.current = model.name
 
     def load(self, name_or_path: str | Path) -> StyleModel:
-        path = resolve_model(name_or_path, list(self.config.models_dirs))
-        model = load_model(path)
-        self.add_model(model)
+        """Load a model by name (from the models folders) or path and make it selectable."""
+        model = load_model(resolve_model(name_or_path, list(self.config.models_dirs)))
+        self.add_model(model, key=str(name_or_path))
         return model
 
     def select(self, name: str) -> None:
+        """Make ``name`` the current style, loading it first when needed."""
         if name not in self.models:
             self.load(name)
-            model_name = next(
-                m.name for m in self.models.values() if m.path and m.path.stem == Path(name).stem
-            )
-            name = model_name if model_name in self.models else name
         self.current = name
+
+    @property
+    def style_name(self) -> str:
+        return self.models[self.current].name if self.current in self.models else ""
 
     # inference ------------------------------------------------------------------------------
     def processing_size(self, width: int, height: int, scale: float) -> tuple[int, int]:
@@ -291,6 +299,9 @@ class Stylizer:
         host_in.numpy()[...] = small
         dtype = torch.float16 if self.half else torch.float32
         with torch.inference_mode(), torch.cuda.stream(self.stream):
+            self.stream.wait_stream(
+                torch.cuda.default_stream(self.device)
+            )  # weights moved on the default stream
             x = host_in.to(self.device, non_blocking=True)
             x = x.permute(2, 0, 1)[None].to(dtype).div_(255.0).contiguous(memory_format=torch.channels_last)
             y = runner(x)
@@ -410,7 +421,7 @@ class StyleStage(ProcessStage[Poses, Styled]):
         self.flicker_out.add(camera, image)
         if self.stats.frames % 30 == 0:
             self._stats_registry.extra[self.name] = self.report()
-        return Styled(item.seq, item.t_capture, image, scale, self.stylizer.current)
+        return Styled(item.seq, item.t_capture, image, scale, self.stylizer.style_name)
 
     def _failed(self, item: Poses, message: str) -> Styled:
         self.failures += 1
@@ -426,7 +437,7 @@ class StyleStage(ProcessStage[Poses, Styled]):
         """For the stats file: scale, per-scale ms, failures, flicker of network output and of result."""
         a = self.stylizer.adaptive
         return {
-            "style": self.stylizer.current,
+            "style": self.stylizer.style_name,
             "device": str(self.stylizer.device),
             "scale": a.scale,
             "ms_by_scale": {str(s): round(v, 2) for s, v in a.ema.items()},
