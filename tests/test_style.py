@@ -384,3 +384,28 @@ def test_cli_apply_and_list(tmp_path: Path) -> None:
     lines = [line for line in text.splitlines() if line.startswith(("tiny", "broken"))]
     assert any(line.startswith("tiny  realtime") for line in lines)
     assert any(line.startswith("broken  unreadable") for line in lines)
+
+
+def test_vgg_weights_load_from_a_hub_cache_without_torchvision(tmp_path: Path) -> None:
+    from perform.style.train import TrainError, VGG16Features, VggLoss, load_vgg16
+
+    torch.manual_seed(0)
+    reference = VGG16Features()
+    state = {k: v for k, v in reference.state_dict().items() if k.startswith("features.")}
+    state["classifier.0.weight"] = torch.zeros(2, 2)  # torchvision's file has the classifier too
+    cache = tmp_path / "hub" / "checkpoints"
+    cache.mkdir(parents=True)
+    torch.save(state, cache / "vgg16-397923af.pth")
+    vgg = load_vgg16(tmp_path)
+    assert torch.equal(vgg.features[0].weight, reference.features[0].weight)
+    loss, parts = VggLoss(torch.rand(1, 3, 32, 32), vgg)(torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32))
+    assert loss.item() > 0 and set(parts) == {"content", "style"}
+    with pytest.raises(TrainError, match=r"no such file; expected torchvision's VGG16 weights"):
+        load_vgg16(tmp_path / "hub" / "nothing")
+    with pytest.raises(TrainError, match=r"expected vgg16-397923af.pth .* in this folder"):
+        empty = tmp_path / "empty"
+        empty.mkdir()
+        load_vgg16(empty)
+    torch.save({"features.0.weight": torch.zeros(1)}, tmp_path / "partial.pth")
+    with pytest.raises(TrainError, match="missing"):
+        load_vgg16(tmp_path / "partial.pth")
