@@ -311,9 +311,10 @@ def test_stabilisation_lowers_flicker_on_a_still_noisy_input() -> None:
     torch.manual_seed(0)
     raw_off, out_off = flicker(False)
     torch.manual_seed(0)
-    _raw_on, out_on = flicker(True)
-    assert out_off == pytest.approx(raw_off)
-    assert out_on < 0.6 * out_off, (out_on, out_off)
+    raw_on, out_on = flicker(True)
+    assert out_off == pytest.approx(raw_off, rel=0.05)
+    assert raw_on == pytest.approx(raw_off, rel=0.05)  # the same network output, measured before
+    assert out_on < 0.6 * raw_on, (out_on, raw_on)
 
 
 # style switching, the thread, config, CLI ---------------------------------------------------------

@@ -211,6 +211,8 @@ class Stylizer:
         self._runners: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {}
         self.current = ""
         self._prev: np.ndarray | None = None  # previous stylised frame (processing size)
+        #: The network's output for the last frame, before stabilisation (processing size).
+        self.last_raw: np.ndarray | None = None
         self._prev_luma: np.ndarray | None = None
         self._key: tuple[str, tuple[int, int]] | None = None
         self.stream = torch.cuda.Stream(self.device) if self.device.type == "cuda" else None
@@ -269,6 +271,7 @@ class Stylizer:
         t0 = self.clock()
         out = self._infer(small)
         self.adaptive.record(scale, (self.clock() - t0) * 1000.0)
+        self.last_raw = out
         out = self._stabilise(small, out)
         if (pw, ph) != (w, h):
             out = cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR)
@@ -355,8 +358,8 @@ class StyleStage(ProcessStage[Poses, Styled]):
         self.passed_through = 0
         self._backoff_s = 0.0
         self._retry_at = 0.0
-        self.flicker_raw = FlickerMeter()  # hidden behind stabilisation: measured on the network output
-        self.flicker_out = FlickerMeter()
+        self.flicker_raw = FlickerMeter()  # the network's own output, before stabilisation
+        self.flicker_out = FlickerMeter()  # what the stage hands on
 
     # parameters ---------------------------------------------------------------------------
     def strength(self, poses: Poses) -> float:
@@ -410,13 +413,12 @@ class StyleStage(ProcessStage[Poses, Styled]):
         except Exception as exc:
             return self._failed(item, f"{type(exc).__name__}: {exc}")
         self._backoff_s = 0.0
-        self.flicker_raw.add(camera, styled)
+        if self.stylizer.last_raw is not None:
+            self.flicker_raw.add(camera, self.stylizer.last_raw)
         alpha: np.ndarray | float = strength
         if region != "whole" and item.mask is not None:
             mask = feather(item.mask, frame.width, frame.height, self.config.feather_px)
             alpha = (mask if region == "performer" else 1.0 - mask) * strength
-        elif region == "background" and item.mask is None:
-            alpha = strength
         image = compose(camera, styled, alpha)
         self.flicker_out.add(camera, image)
         if self.stats.frames % 30 == 0:
