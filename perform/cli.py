@@ -37,6 +37,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seconds", type=_positive, metavar="N", help="stop after N seconds")
     run.add_argument("--stats", type=Path, metavar="FILE", help="write run stats as JSON when it ends")
     run.add_argument("--fast", action="store_true", help="play a file, pattern or take as fast as it can")
+    run.add_argument(
+        "--osc",
+        action="append",
+        default=[],
+        metavar="HOST:PORT[/PRESET]",
+        help="send OSC there too (repeatable); presets: default, touchdesigner, ableton, lights, "
+        "packed, wekinator",
+    )
+    run.add_argument("--control", type=int, metavar="PORT", help="OSC cue input port (0: any free port)")
     run.add_argument("--take", type=Path, metavar="FILE", help="record the pose stream to a take file")
     run.add_argument("--take-masks", action="store_true", help="include person masks in the take")
 
@@ -56,6 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
     pose.add_argument(
         "--min-confidence", type=float, default=0.5, metavar="C", help="detection threshold 0..1"
     )
+
+    from perform.events.cli import add_teach_parser
+
+    add_teach_parser(sub)
 
     devices = sub.add_parser("devices", help="list cameras, audio inputs, displays and MIDI ports")
     devices.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -92,6 +105,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_check(args, console)
         if args.command == "pose":
             return cmd_pose(args, console)
+        if args.command == "teach":
+            from perform.events.cli import cmd_teach
+
+            return cmd_teach(args, console)
         if args.command == "devices":
             return cmd_devices(args, console)
         if args.command == "bench":
@@ -131,6 +148,18 @@ def cmd_run(args: argparse.Namespace, console: Console, warnings: object) -> int
     from perform.runtime import RunOptions, run_show
 
     show = _load(args.config, args.source, args.fast)
+    if args.osc:
+        from perform.osc.config import parse_target
+
+        targets = [*show.osc.targets, *(parse_target(spec) for spec in args.osc)]
+        show = show.model_copy(
+            update={"osc": show.osc.model_copy(update={"targets": targets, "enabled": True})}
+        )
+    if args.control is not None:
+        if not 0 <= args.control <= 65535:
+            raise PerformError(f"--control {args.control}: expected a UDP port 0..65535")
+        control = show.control.model_copy(update={"port": args.control, "enabled": True})
+        show = show.model_copy(update={"control": control})
     options = RunOptions(
         seconds=args.seconds,
         headless=args.headless,

@@ -22,8 +22,14 @@ from perform.capture import CaptureStage, Transform, make_source
 from perform.console import StatusDisplay, WarningLog, status_table
 from perform.control import Controls
 from perform.errors import PerformError
+from perform.events.stage import EventStage
+from perform.events.types import Event
+from perform.midi.out import MidiOutStage
+from perform.osc.out import OscOutStage, describe
+from perform.osc.remote import RemoteSourceStage
+from perform.osc.server import ControlServer
 from perform.pipeline import EventLog, Frame, Pipeline, Reader, Slot, Stats
-from perform.show.models import POSE_SOURCES, Show, TakeSource, VirtualSource
+from perform.show.models import POSE_SOURCES, RemoteSource, Show, TakeSource, VirtualSource
 from perform.vision.stage import PoseStage, TakeRecorder, TakeSourceStage, VirtualSourceStage
 from perform.vision.types import PersonEvent, Poses
 
@@ -51,17 +57,22 @@ class ShowPipeline(Pipeline):
         self.show = show
         self.frames: Slot[Frame] = Slot("frames")
         self.poses: Slot[Poses] = Slot("poses")
-        self.events: EventLog[PersonEvent] = EventLog()
+        self.person_events: EventLog[PersonEvent] = EventLog()  # the tracker's enter/leave
+        self.events: EventLog[Event] = EventLog()  # every event, for OSC, MIDI and the console
         self.controls = Controls()
         source = show.source
         self.capture: CaptureStage | VirtualSourceStage | TakeSourceStage
         if isinstance(source, VirtualSource):
             self.capture = VirtualSourceStage(
-                self.stats, self.frames, self.poses, source, show.pose, self.events
+                self.stats, self.frames, self.poses, source, show.pose, self.person_events
+            )
+        elif isinstance(source, RemoteSource):
+            self.capture = RemoteSourceStage(
+                self.stats, self.frames, self.poses, source, show.pose, self.person_events
             )
         elif isinstance(source, TakeSource):
             self.capture = TakeSourceStage(
-                self.stats, self.frames, self.poses, source, show.pose, self.events
+                self.stats, self.frames, self.poses, source, show.pose, self.person_events
             )
         else:
             self.capture = CaptureStage(
@@ -74,9 +85,55 @@ class ShowPipeline(Pipeline):
         self.add(self.capture)
         self.has_poses = isinstance(source, POSE_SOURCES) or show.pose.enabled
         if not isinstance(source, POSE_SOURCES) and show.pose.enabled:
-            self.add(PoseStage(self.stats, self.frames, self.poses, show.pose, self.events))
+            self.add(PoseStage(self.stats, self.frames, self.poses, show.pose, self.person_events))
+        if self.has_poses:
+            self.add(
+                EventStage(
+                    self.stats,
+                    self.poses,
+                    None,
+                    self.events,
+                    show.events,
+                    self.controls,
+                    person_events=self.person_events,
+                )
+            )
         if self.has_poses:  # also without --take: a cue can start one mid-show
             self.add(TakeRecorder(self.stats, self.poses, take_path, take_masks, show.name, self.controls))
+        self.osc: OscOutStage | None = None
+        if self.has_poses and show.osc.enabled and show.osc.targets:
+            self.osc = OscOutStage(self.stats, self.poses, self.events, show.osc)
+            self.add(self.osc)
+        if self.has_poses and show.midi.enabled and (show.midi.cc or show.midi.notes):
+            self.add(MidiOutStage(self.stats, self.poses, self.events, show.midi))
+        self.control: ControlServer | None = None
+
+    def start(self) -> None:
+        super().start()
+        c = self.show.control
+        if c.enabled:
+            sends = [
+                (d.address, d.tags, d.meaning)
+                for t in self.show.osc.targets
+                for d in describe(t.effective_mapping)
+            ]
+            server = ControlServer(
+                self.controls, c.port, c.host, http_port=c.http_port, sends=sends, max_delay_s=c.max_delay_s
+            )
+            try:
+                self.control = server.start()
+                log.info("control: OSC cues on port %d", server.port)
+            except OSError as exc:
+                log.warning(
+                    "control: cannot listen on UDP port %d (%s); running without OSC cues",
+                    c.port,
+                    exc.strerror,
+                )
+
+    def stop(self, timeout: float = 0.8) -> list[str]:
+        if self.control is not None:
+            self.control.stop(0.2)
+        return super().stop(timeout)
 
 
 def display_available() -> bool:
@@ -124,8 +181,10 @@ class ShowMonitor:
 
     def poll(self) -> None:
         for event in self.cursor.drain():
-            self.counts[event.kind] += 1
-            self.recent.append(f"{time.strftime('%H:%M:%S')} p{event.slot} {event.kind}")
+            if not event.active:
+                continue
+            self.counts[event.name] += 1
+            self.recent.append(f"{time.strftime('%H:%M:%S')} {event.address_suffix}")
         poses = self.pipeline.poses.latest()
         if poses is not None:
             self.most_people = max(self.most_people, len(poses.bodies))
@@ -237,6 +296,12 @@ def make_report(pipeline: ShowPipeline, show: Show) -> dict[str, object]:
     report["show"] = show.name
     report["source"] = pipeline.capture.source_name
     report["version"] = __version__
+    if pipeline.osc is not None:
+        osc = pipeline.osc.report()
+        report["frame_to_osc"] = osc.get("frame_to_osc_ms")
+        report["osc"] = osc
+    if pipeline.control is not None:
+        report["control"] = dict(pipeline.control.counts)
     return report
 
 

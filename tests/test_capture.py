@@ -9,7 +9,8 @@ import pytest
 from perform.capture import CaptureStage, ImageFolder, Pattern, StillImage, Transform, VideoFile, draw_pattern
 from perform.errors import SourceError
 from perform.pipeline import Frame, Slot, StageState, Stats
-from perform.show.models import Crop, FolderSource, ImageSource, PatternSource, VideoSource
+from perform.schema import Crop
+from perform.show.models import FolderSource, ImageSource, PatternSource, VideoSource
 from tests.fakes import FakeCamera
 
 

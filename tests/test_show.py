@@ -50,15 +50,24 @@ def test_relative_paths_are_relative_to_the_show_file(tmp_path):
 
 
 def test_defaults_are_documented():
-    from perform.show.models import Model
+    from perform.schema import Model
+
+    seen = set()
 
     def walk(model):
+        if model in seen:  # conditions nest conditions
+            return
+        seen.add(model)
         for name, field in model.model_fields.items():
             if name != "kind":
                 assert field.description, f"{model.__name__}.{name} has no description"
-            for sub in getattr(field.annotation, "__args__", (field.annotation,)):
-                if isinstance(sub, type) and issubclass(sub, Model):
-                    walk(sub)
+            for sub in _models(field.annotation):
+                walk(sub)
+
+    def _models(annotation):
+        if isinstance(annotation, type) and issubclass(annotation, Model):
+            return [annotation]
+        return [m for arg in getattr(annotation, "__args__", ()) for m in _models(arg)]
 
     from perform.show.models import Show
 

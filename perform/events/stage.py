@@ -11,6 +11,7 @@ its condition still holds fires at its next start.
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from fnmatch import fnmatchcase
 
 from perform.control import Controls
@@ -21,7 +22,7 @@ from perform.events.teach import PoseEvents, PoseLibrary
 from perform.events.types import Event
 from perform.events.zones import ZoneTracker
 from perform.pipeline import EventLog, ProcessStage, Slot, Stats
-from perform.vision.types import Poses
+from perform.vision.types import PersonEvent, Poses
 
 ARM, DISARM = "events.arm", "events.disarm"
 
@@ -134,8 +135,11 @@ class EventStage(ProcessStage[Poses, Poses]):
         config: EventsConfig | None = None,
         controls: Controls | None = None,
         library: PoseLibrary | None = None,
+        person_events: EventLog[PersonEvent] | None = None,
     ) -> None:
         super().__init__("events", stats, source, output)
+        # enter/leave come from the tracker's own log, so a frame this stage skips loses none
+        self._person_events = person_events.cursor() if person_events is not None else None
         self.engine = EventEngine(config, library)
         self.log = log
         self._cues = controls.listen() if controls is not None else None
@@ -144,6 +148,8 @@ class EventStage(ProcessStage[Poses, Poses]):
         self._positions: dict[int, tuple[float, float]] = {}
 
     def process(self, item: Poses) -> Poses:
+        if self._person_events is not None:
+            item = replace(item, events=tuple(self._person_events.drain()))
         events: list[Event] = []
         if self._cues is not None:
             for cue in self._cues.drain():

@@ -17,7 +17,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from perform.errors import ConfigError
-from perform.show.models import Model
+from perform.schema import Model
 from perform.vision.features import FEATURES, PERSON, PERSON_FEATURES
 from perform.vision.types import LANDMARK_NAMES
 

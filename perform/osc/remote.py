@@ -12,70 +12,18 @@ import logging
 import select
 import socket
 import time
-from typing import Literal
-
-from pydantic import Field, model_validator
 
 from perform.errors import SourceError
 from perform.osc.server import POLL_S, _RateLimitedLog
 from perform.osc.stream import MAX_DATAGRAM, StreamFrame, StreamReceiver, encode_stream
 from perform.pipeline import EventLog, Frame, Slot, Stats
-from perform.show.models import Model, SourceBase
 from perform.show.models import Pose as PoseConfig
+from perform.show.models import RemoteSource, SenderPlacement
 from perform.vision.perception import Perception
 from perform.vision.stage import _PoseSourceStage
 from perform.vision.types import Detection, PersonEvent, Poses
 
 log = logging.getLogger(__name__)
-
-
-class SenderPlacement(Model):
-    """Where one sender's picture goes in the combined frame."""
-
-    id: str = Field(min_length=1, description="The sender's source id (its `RemoteSender` source_id).")
-    x: float = Field(0.0, ge=-10, le=10, description="Left edge, as a fraction of the combined width.")
-    y: float = Field(0.0, ge=-10, le=10, description="Top edge, as a fraction of the combined height.")
-    scale: float = Field(
-        1.0,
-        gt=0,
-        le=10,
-        description="Width of the sender's picture as a fraction of the combined width; "
-        "its height follows from the sender's aspect ratio.",
-    )
-
-
-class RemoteSource(SourceBase):
-    """Poses streamed over OSC from other perform instances (one per camera), merged into one stage.
-
-    Delivers poses directly, and a drawing of the skeletons as the camera image. mirror, rotate
-    and crop are not applied here: set them on the sending machines.
-    """
-
-    kind: Literal["remote"]
-    port: int = Field(9100, ge=0, le=65535, description="UDP port the senders stream to (0: any free port).")
-    host: str = Field("0.0.0.0", description="Interface to listen on; 0.0.0.0 is every interface.")
-    senders: list[SenderPlacement] = Field(
-        default_factory=list,
-        description="Each sender's place in the combined frame. Empty: every sender fills the whole "
-        "frame; otherwise senders not listed are ignored (and counted).",
-    )
-    timeout_s: float = Field(
-        1.0, gt=0, le=60, description="A sender silent this long is dropped and its people leave."
-    )
-    width: int = Field(1280, gt=0, le=7680, description="Width of the combined frame in pixels.")
-    height: int = Field(720, gt=0, le=4320, description="Height of the combined frame in pixels.")
-    fps: float = Field(30.0, gt=0, le=480, description="Rate at which the merged poses are published.")
-    max_people: int = Field(
-        4, ge=1, le=10, description="Most people tracked over all senders (at least pose.max_people)."
-    )
-
-    @model_validator(mode="after")
-    def _unique_ids(self) -> RemoteSource:
-        ids = [s.id for s in self.senders]
-        doubles = sorted({i for i in ids if ids.count(i) > 1})
-        if doubles:
-            raise ValueError(f"senders: each id once, got {', '.join(doubles)} more than once")
-        return self
 
 
 def place(frame: StreamFrame, placement: SenderPlacement | None, width: int, height: int) -> list[Detection]:

@@ -5,46 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-
-class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _resolve(path: Path, info: ValidationInfo) -> Path:
-    """Relative paths in a show file are relative to the file's own folder."""
-    base = (info.context or {}).get("base_dir")
-    if base is not None and not path.is_absolute():
-        return (Path(base) / path).resolve()
-    return path.expanduser()
-
-
-class Crop(Model):
-    """Fractions of the image cut away on each side, after mirror and rotate."""
-
-    left: float = Field(0.0, ge=0.0, lt=1.0, description="Fraction of the width cut from the left.")
-    right: float = Field(0.0, ge=0.0, lt=1.0, description="Fraction of the width cut from the right.")
-    top: float = Field(0.0, ge=0.0, lt=1.0, description="Fraction of the height cut from the top.")
-    bottom: float = Field(0.0, ge=0.0, lt=1.0, description="Fraction of the height cut from the bottom.")
-
-    @model_validator(mode="after")
-    def _leaves_something(self) -> Crop:
-        if self.left + self.right >= 1.0 or self.top + self.bottom >= 1.0:
-            raise ValueError("crop removes the whole image: left+right and top+bottom must stay below 1")
-        return self
-
-    @property
-    def is_identity(self) -> bool:
-        return self.left == self.right == self.top == self.bottom == 0.0
-
-
-class SourceBase(Model):
-    """Options every source has: how its image is turned before anything else sees it."""
-
-    mirror: bool = Field(False, description="Flip left-right, so performers see themselves as in a mirror.")
-    rotate: Literal[0, 90, 180, 270] = Field(0, description="Clockwise rotation in degrees.")
-    crop: Crop = Field(default_factory=Crop, description="Margins cut away, as fractions of the image.")
+from perform.events.config import EventsConfig
+from perform.osc.config import Midi, Osc
+from perform.schema import Model, SourceBase, _resolve
 
 
 class CameraSource(SourceBase):
@@ -131,12 +96,68 @@ class TakeSource(SourceBase):
     _resolve_path = field_validator("path")(_resolve)
 
 
+class SenderPlacement(Model):
+    """Where one sender's picture goes in the combined frame."""
+
+    id: str = Field(min_length=1, description="The sender's source id (its `RemoteSender` source_id).")
+    x: float = Field(0.0, ge=-10, le=10, description="Left edge, as a fraction of the combined width.")
+    y: float = Field(0.0, ge=-10, le=10, description="Top edge, as a fraction of the combined height.")
+    scale: float = Field(
+        1.0,
+        gt=0,
+        le=10,
+        description="Width of the sender's picture as a fraction of the combined width; "
+        "its height follows from the sender's aspect ratio.",
+    )
+
+
+class RemoteSource(SourceBase):
+    """Poses streamed over OSC from other perform instances (one per camera), merged into one stage.
+
+    Delivers poses directly, and a drawing of the skeletons as the camera image. mirror, rotate
+    and crop are not applied here: set them on the sending machines.
+    """
+
+    kind: Literal["remote"]
+    port: int = Field(9100, ge=0, le=65535, description="UDP port the senders stream to (0: any free port).")
+    host: str = Field("0.0.0.0", description="Interface to listen on; 0.0.0.0 is every interface.")
+    senders: list[SenderPlacement] = Field(
+        default_factory=list,
+        description="Each sender's place in the combined frame. Empty: every sender fills the whole "
+        "frame; otherwise senders not listed are ignored (and counted).",
+    )
+    timeout_s: float = Field(
+        1.0, gt=0, le=60, description="A sender silent this long is dropped and its people leave."
+    )
+    width: int = Field(1280, gt=0, le=7680, description="Width of the combined frame in pixels.")
+    height: int = Field(720, gt=0, le=4320, description="Height of the combined frame in pixels.")
+    fps: float = Field(30.0, gt=0, le=480, description="Rate at which the merged poses are published.")
+    max_people: int = Field(
+        4, ge=1, le=10, description="Most people tracked over all senders (at least pose.max_people)."
+    )
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> RemoteSource:
+        ids = [s.id for s in self.senders]
+        doubles = sorted({i for i in ids if ids.count(i) > 1})
+        if doubles:
+            raise ValueError(f"senders: each id once, got {', '.join(doubles)} more than once")
+        return self
+
+
 SourceConfig = Annotated[
-    CameraSource | VideoSource | ImageSource | FolderSource | PatternSource | VirtualSource | TakeSource,
+    CameraSource
+    | VideoSource
+    | ImageSource
+    | FolderSource
+    | PatternSource
+    | VirtualSource
+    | TakeSource
+    | RemoteSource,
     Field(discriminator="kind"),
 ]
 #: Sources that deliver poses themselves, with no pose model.
-POSE_SOURCES = (VirtualSource, TakeSource)
+POSE_SOURCES = (VirtualSource, TakeSource, RemoteSource)
 
 
 class CaptureStage(Model):
@@ -236,6 +257,23 @@ class Stages(Model):
     capture: CaptureStage = Field(default_factory=CaptureStage, description="The capture stage.")
 
 
+class Control(Model):
+    """The OSC control input: cues and parameters from QLab, TouchOSC, Ableton or a lighting desk."""
+
+    enabled: bool = Field(True, description="Listen for OSC cues (docs/osc-in.md lists the addresses).")
+    port: int = Field(9000, ge=0, le=65535, description="UDP port for cues (0: any free port).")
+    host: str = Field("0.0.0.0", description="Interface to listen on; 0.0.0.0 is every interface.")
+    http_port: int | None = Field(
+        None,
+        ge=0,
+        le=65535,
+        description="Serve an OSCQuery-style JSON listing of the addresses here (null: off).",
+    )
+    max_delay_s: float = Field(
+        1.0, ge=0, le=60, description="A bundle timetagged further ahead than this is applied at once."
+    )
+
+
 class Outputs(Model):
     """Where results go."""
 
@@ -255,4 +293,10 @@ class Show(Model):
     source: SourceConfig = Field(description="Where frames come from; `kind` picks the source type.")
     stages: Stages = Field(default_factory=Stages, description="Per-stage settings.")
     pose: Pose = Field(default_factory=Pose, description="Pose detection, tracking and features.")
+    events: EventsConfig = Field(
+        default_factory=EventsConfig, description="Events: built-ins, rules, floor zones, taught poses."
+    )
+    osc: Osc = Field(default_factory=Osc, description="OSC out to TouchDesigner, Ableton, lighting desks.")
+    control: Control = Field(default_factory=Control, description="OSC in: cues and parameters.")
+    midi: Midi = Field(default_factory=Midi, description="MIDI out: features as CCs, events as notes.")
     outputs: Outputs = Field(default_factory=Outputs, description="Outputs of the show.")

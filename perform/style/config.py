@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from perform.show.models import Model
+from perform.schema import Model
 
 Region = Literal["whole", "performer", "background"]
 
