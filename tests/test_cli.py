@@ -155,3 +155,45 @@ def test_unwritable_take_exits_2_before_the_show_starts():
     result = perform("run", "config/demo.yaml", "--headless", "--seconds", "5", "--take", "/proc/none/x.take")
     assert result.returncode == 2
     assert "/proc/none/x.take: cannot write the take" in result.stderr and "Traceback" not in result.stderr
+
+
+def _free_udp_port() -> int:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_show_sends_osc_to_oscdump_and_takes_cues_from_oscsend(tmp_path):
+    """The whole path with real peers: liblo's oscdump receives, liblo's oscsend cues."""
+    out_port, control_port = _free_udp_port(), _free_udp_port()
+    dump = subprocess.Popen(["oscdump", "-L", str(out_port)], stdout=subprocess.PIPE, text=True)
+    take = tmp_path / "cued.take"
+    show = subprocess.Popen(
+        [sys.executable, "-m", "perform", "run", "config/demo.yaml", "--headless", "--seconds", "7",
+         "--osc", f"127.0.0.1:{out_port}/default", "--control", str(control_port)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        time.sleep(3.5)
+        send = ["oscsend", "127.0.0.1", str(control_port)]
+        subprocess.run([*send, "/perform/take/start", "s", str(take)], check=True, timeout=5)
+        time.sleep(1.5)
+        subprocess.run([*send, "/perform/take/stop"], check=True, timeout=5)
+        _, err = show.communicate(timeout=20)
+    finally:
+        show.kill()
+        dump.terminate()
+    lines = dump.communicate(timeout=5)[0].splitlines()
+    assert show.returncode == 0, err
+    addresses = {line.split()[1] for line in lines if len(line.split()) > 1}
+    assert "/perform/pose/p1/nose" in addresses
+    assert any(a.startswith("/perform/ctl/") for a in addresses)
+    assert "/perform/evt/p1/enter" in addresses
+    nose = next(line for line in lines if " /perform/pose/p1/nose " in line)
+    assert nose.split()[2] == "ffff"  # x y z visibility, floats
+    from perform.vision.take import read_take
+
+    _, records = read_take(take)
+    assert 25 <= len(list(records)) <= 60  # about 1.5 s at 30 fps, started and stopped by cues
