@@ -16,6 +16,10 @@ import numpy as np
 
 from perform import __version__
 from perform.bench.core import bench_core
+from perform.bench.e2e import bench_end_to_end
+from perform.bench.e2e import markdown as e2e_markdown
+from perform.bench.osc import bench_osc
+from perform.bench.osc import markdown as osc_markdown
 from perform.bench.pose import bench_pose
 from perform.bench.pose import markdown as pose_markdown
 
@@ -58,6 +62,8 @@ def run_bench(quick: bool = False) -> dict[str, object]:
     result: dict[str, object] = {"machine": machine(), "time": started, "quick": quick}
     result["core"] = bench_core(quick)
     result["pose"] = bench_pose(quick)
+    result["osc"] = bench_osc(quick)
+    result["end_to_end"] = bench_end_to_end(quick)
     return result
 
 
@@ -96,6 +102,10 @@ def markdown(result: dict) -> str:
     if "pose" in result:
         lines += ["", "Pose: the bundled photograph on a dark stage; ours = backend + perception.", ""]
         lines += pose_markdown(result["pose"])
+    if "osc" in result:
+        lines += ["", *osc_markdown(result["osc"])]
+    if "end_to_end" in result:
+        lines += ["", *e2e_markdown(result["end_to_end"])]
     return "\n".join(lines) + "\n"
 
 
