@@ -26,7 +26,7 @@ from perform.events.stage import EventStage
 from perform.events.types import Event
 from perform.midi.out import MidiOutStage
 from perform.osc.out import OscOutStage, describe
-from perform.osc.remote import RemoteSourceStage
+from perform.osc.remote import RemoteSourceStage, StreamOutStage
 from perform.osc.server import ControlServer
 from perform.pipeline import EventLog, Frame, Pipeline, Reader, Slot, Stats
 from perform.show.models import POSE_SOURCES, RemoteSource, Show, TakeSource, VirtualSource
@@ -104,6 +104,8 @@ class ShowPipeline(Pipeline):
         if self.has_poses and show.osc.enabled and show.osc.targets:
             self.osc = OscOutStage(self.stats, self.poses, self.events, show.osc)
             self.add(self.osc)
+        if self.has_poses and show.osc.enabled and show.osc.stream:
+            self.add(StreamOutStage(self.stats, self.poses, show.osc.stream, show.osc.max_datagram))
         if self.has_poses and show.midi.enabled and (show.midi.cc or show.midi.notes):
             self.add(MidiOutStage(self.stats, self.poses, self.events, show.midi))
         self.control: ControlServer | None = None

@@ -318,6 +318,16 @@ class Target(Model):
         return f"{host}:{self.port}/{kind}"
 
 
+class StreamTarget(Model):
+    """A show machine to stream this machine's poses to (its `remote` source): one stage, several cameras."""
+
+    host: str = Field(min_length=1, description="The show machine's address.")
+    port: int = Field(9100, ge=1, le=65535, description="Its remote source's UDP port.")
+    id: str = Field(
+        min_length=1, description="This machine's name there, as in its `senders` list (e.g. left, right)."
+    )
+
+
 class Osc(Model):
     """OSC out: where to, what, and how big a datagram may be."""
 
@@ -333,6 +343,9 @@ class Osc(Model):
     heartbeat: bool = Field(
         True,
         description="Send the status messages (heartbeat, fps, latency, people) to targets that want them.",
+    )
+    stream: list[StreamTarget] = Field(
+        [], description="Show machines to stream the pose stream to (their `kind: remote` source)."
     )
 
 

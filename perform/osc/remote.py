@@ -14,9 +14,10 @@ import socket
 import time
 
 from perform.errors import SourceError
+from perform.osc.config import StreamTarget
 from perform.osc.server import POLL_S, _RateLimitedLog
 from perform.osc.stream import MAX_DATAGRAM, StreamFrame, StreamReceiver, encode_stream
-from perform.pipeline import EventLog, Frame, Slot, Stats
+from perform.pipeline import EventLog, Frame, ProcessStage, Slot, Stats
 from perform.show.models import Pose as PoseConfig
 from perform.show.models import RemoteSource, SenderPlacement
 from perform.vision.perception import Perception
@@ -199,3 +200,23 @@ class RemoteSender:
 
 
 __all__ = ["RemoteSender", "RemoteSource", "RemoteSourceStage", "SenderPlacement", "place"]
+
+
+class StreamOutStage(ProcessStage[Poses, Poses]):
+    """Streams every pose result it gets to show machines (name ``stream``)."""
+
+    def __init__(
+        self, stats: Stats, poses: Slot[Poses], targets: list[StreamTarget], max_datagram: int
+    ) -> None:
+        super().__init__("stream", stats, poses)
+        self.senders = [RemoteSender(t.host, t.port, t.id, max_datagram) for t in targets]
+
+    def process(self, item: Poses) -> Poses:
+        for sender in self.senders:
+            sender.send(item)
+        return item
+
+    def on_stop(self) -> None:
+        super().on_stop()
+        for sender in self.senders:
+            sender.close()
