@@ -86,12 +86,14 @@ class ShowPipeline(Pipeline):
         self.has_poses = isinstance(source, POSE_SOURCES) or show.pose.enabled
         if not isinstance(source, POSE_SOURCES) and show.pose.enabled:
             self.add(PoseStage(self.stats, self.frames, self.poses, show.pose, self.person_events))
+        # events, OSC and MIDI see the poses after the events stage, with floor positions added
+        self.event_poses: Slot[Poses] = Slot("event_poses")
         if self.has_poses:
             self.add(
                 EventStage(
                     self.stats,
                     self.poses,
-                    None,
+                    self.event_poses,
                     self.events,
                     show.events,
                     self.controls,
@@ -102,12 +104,12 @@ class ShowPipeline(Pipeline):
             self.add(TakeRecorder(self.stats, self.poses, take_path, take_masks, show.name, self.controls))
         self.osc: OscOutStage | None = None
         if self.has_poses and show.osc.enabled and show.osc.targets:
-            self.osc = OscOutStage(self.stats, self.poses, self.events, show.osc)
+            self.osc = OscOutStage(self.stats, self.event_poses, self.events, show.osc)
             self.add(self.osc)
         if self.has_poses and show.osc.enabled and show.osc.stream:
             self.add(StreamOutStage(self.stats, self.poses, show.osc.stream, show.osc.max_datagram))
         if self.has_poses and show.midi.enabled and (show.midi.cc or show.midi.notes):
-            self.add(MidiOutStage(self.stats, self.poses, self.events, show.midi))
+            self.add(MidiOutStage(self.stats, self.event_poses, self.events, show.midi))
         self.control: ControlServer | None = None
 
     def start(self) -> None:

@@ -166,6 +166,11 @@ class EventStage(ProcessStage[Poses, Poses]):
         with self._lock:
             self._active = frozenset(self.engine.active())
             self._positions = self.engine.positions
+        if self.engine.positions:  # floor positions travel on as features, for OSC and MIDI
+            features = dict(item.features)
+            for slot, (x, y) in self.engine.positions.items():
+                features[f"p{slot}.floor_x"], features[f"p{slot}.floor_y"] = x, y
+            item = replace(item, features=features)
         return item
 
     def active(self) -> set[tuple[str, int | None]]:

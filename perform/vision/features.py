@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -119,6 +119,12 @@ FEATURES: dict[str, FeatureInfo] = {
 
 #: Per-person feature names, in the order of the extractor's per-person vectors.
 PERSON_FEATURES: tuple[str, ...] = tuple(n for n, f in FEATURES.items() if f.scope == PERSON)
+
+#: Added by the events stage when the show has a floor calibration (``events.floor``).
+FLOOR_FEATURES: dict[str, FeatureInfo] = {
+    "floor_x": _p("Position on the stage floor, metres across (the calibration's x)", "m", -10.0, 10.0),
+    "floor_y": _p("Position on the stage floor, metres deep (the calibration's y)", "m", 0.0, 20.0),
+}
 _COL = {name: i for i, name in enumerate(PERSON_FEATURES)}
 _DEFAULTS = np.array([FEATURES[n].default for n in PERSON_FEATURES])
 _PERSON_NAME = re.compile(r"p\d+\.(\w+)")
@@ -129,7 +135,7 @@ def feature_info(name: str) -> FeatureInfo:
     info = FEATURES.get(name)
     if info is None or info.scope != STAGE:
         m = _PERSON_NAME.fullmatch(name)
-        info = FEATURES.get(m.group(1)) if m else None
+        info = (FEATURES.get(m.group(1)) or FLOOR_FEATURES.get(m.group(1))) if m else None
         if info is None or info.scope != PERSON:
             raise KeyError(f"unknown feature {name!r}: expected p<slot>.<name>, stage.<name> or people")
     return info
@@ -162,8 +168,10 @@ def features_markdown() -> str:
         "| name | scope | unit | range | meaning |",
         "|---|---|---|---|---|",
     ]
-    for name, f in FEATURES.items():
+    for name, f in [*FEATURES.items(), *FLOOR_FEATURES.items()]:
         shown = f"p<slot>.{name}" if f.scope == PERSON else name
+        if name in FLOOR_FEATURES:
+            f = replace(f, description=f"{f.description}; only with a floor calibration (`events.floor`)")
         lines.append(f"| `{shown}` | {f.scope} | {f.unit} | {f.lo:g} .. {f.hi:g} | {f.description} |")
     return "\n".join(lines) + "\n"
 
