@@ -47,6 +47,11 @@ def add_style_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
         "--vgg", type=Path, metavar="PATH",
         help="torchvision's vgg16-397923af.pth or a torch hub cache with it: VGG16 perceptual loss",
     )  # fmt: skip
+    t.add_argument("--style-weight", type=float, default=1.0, metavar="X", help="style terms x X (default 1)")
+    t.add_argument(
+        "--content-weight", type=float, default=1.0, metavar="X",
+        help="content terms x X (default 1); lower gives a stronger style, a less readable figure",
+    )  # fmt: skip
     t.add_argument("--name", help="model name (default: the file name)")
     t.add_argument("--device", choices=["auto", "cuda", "mps", "cpu"], default="auto")
 
@@ -87,7 +92,15 @@ def _train(args: argparse.Namespace, console: Console) -> int:
         )
     if args.resume is not None and not args.resume.is_file():
         raise PerformError(f"{args.resume}: no such checkpoint")
-    settings = TrainSettings(architecture=args.arch, steps=args.steps, size=args.size, batch=args.batch)
+    if args.style_weight <= 0 or args.content_weight < 0:
+        raise PerformError(
+            "expected --style-weight > 0 and --content-weight >= 0, "
+            f"got {args.style_weight} and {args.content_weight}"
+        )
+    settings = TrainSettings(
+        architecture=args.arch, steps=args.steps, size=args.size, batch=args.batch,
+        style_weight=args.style_weight, content_weight=args.content_weight,
+    )  # fmt: skip
     device = str(pick_device(args.device))
     columns = (
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),

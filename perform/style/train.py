@@ -345,6 +345,10 @@ class TrainSettings:
     checkpoint_every: int = 100
     eval_every: int = 50
     loss: str = "offline"
+    #: Weight of the style terms (offline: random-feature SW; vgg: Gram) relative to the default.
+    style_weight: float = 1.0
+    #: Weight of the content terms relative to the default; lower it for a stronger style.
+    content_weight: float = 1.0
     #: Overrides of the architecture's hyper-parameters (``width``, ``blocks``), e.g. for tests.
     hyper: dict[str, int] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
@@ -388,10 +392,16 @@ def train(
     style = load_style(style_image, settings.style_size).to(device)
     if vgg is not None:
         settings.loss = "vgg"
-        loss_fn: nn.Module = VggLoss(style, load_vgg16(vgg)).to(device)
+        vgg_config = VggLossConfig()
+        vgg_config.style_weight *= settings.style_weight
+        vgg_config.content_weight *= settings.content_weight
+        loss_fn: nn.Module = VggLoss(style, load_vgg16(vgg), vgg_config).to(device)
     else:
         settings.loss = "offline"
-        loss_fn = OfflineLoss(style).to(device)
+        offline = OfflineLossConfig()
+        offline.style_weight *= settings.style_weight
+        offline.content_weight *= settings.content_weight
+        loss_fn = OfflineLoss(style, offline).to(device)
     net = build_net(settings.architecture, **settings.hyper).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=settings.lr)
     eval_batch = (
