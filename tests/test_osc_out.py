@@ -439,6 +439,10 @@ def test_unreachable_and_unresolvable_targets_are_counted_never_raised():
     poses = make_poses(people=1)
     for i in range(3):
         stage.send_frame(Poses(i, time.monotonic(), 1280, 720, poses.bodies, poses.features), [])
+    # names are looked up on a thread of their own, never on the sending path
+    deadline = time.monotonic() + 10
+    while stats.stage("osc").errors < 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
     stage.on_stop()
     assert stats.stage("osc").errors >= 1  # the name that does not resolve, reported and retried later
     assert stage.targets[0].address is None and stage.targets[1].address is not None

@@ -20,6 +20,7 @@ import logging
 import math
 import socket
 import struct
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -638,6 +639,7 @@ class _TargetState:
     address: tuple[Any, ...] | None = None
     family: int = socket.AF_INET
     resolve_after: float = 0.0
+    resolving: bool = False
     last_status: float = -math.inf
 
 
@@ -695,18 +697,32 @@ class OscOutStage(Stage):
         return sock
 
     def _resolve(self, ts: _TargetState, now: float) -> bool:
+        """True once the target's address is known; name lookups run on a thread of their own."""
         if ts.address is not None:
             return True
-        if now < ts.resolve_after:
+        if now < ts.resolve_after or ts.resolving:
             return False
+        try:  # an address literal needs no lookup
+            info = socket.getaddrinfo(
+                ts.target.host, ts.target.port, type=socket.SOCK_DGRAM, flags=socket.AI_NUMERICHOST
+            )
+            ts.family, ts.address = info[0][0], info[0][4]
+            return True
+        except OSError:
+            pass
+        ts.resolving = True
+        threading.Thread(target=self._lookup, args=(ts,), name="perform-osc-dns", daemon=True).start()
+        return False
+
+    def _lookup(self, ts: _TargetState) -> None:
         try:
             info = socket.getaddrinfo(ts.target.host, ts.target.port, type=socket.SOCK_DGRAM)
+            ts.family, ts.address = info[0][0], info[0][4]
         except OSError as exc:
-            ts.resolve_after = now + _RESOLVE_RETRY_S
+            ts.resolve_after = time.monotonic() + _RESOLVE_RETRY_S
             self.report_error(f"{ts.target.label}: cannot resolve {ts.target.host!r}: {exc}")
-            return False
-        ts.family, ts.address = info[0][0], info[0][4]
-        return True
+        finally:
+            ts.resolving = False
 
     def _send(self, ts: _TargetState, datagrams: list[bytes]) -> None:
         sock = self._socket(ts.family)

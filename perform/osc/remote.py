@@ -174,11 +174,15 @@ class RemoteSender:
     def __init__(self, host: str, port: int, source_id: str, max_datagram: int = MAX_DATAGRAM) -> None:
         if not source_id:
             raise ValueError("source_id: expected a non-empty name such as 'left'")
-        self.address = (host, port)
+        try:  # look the name up once, at start, never per datagram
+            self.address = socket.getaddrinfo(host, port, socket.AF_INET, socket.SOCK_DGRAM)[0][4]
+        except OSError:
+            self.address = (host, port)  # each send then fails and is counted
         self.source_id = source_id
         self.max_datagram = max_datagram
         self.counts = {"frames": 0, "datagrams": 0, "send_errors": 0}
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._sock.setblocking(False)  # a slow network costs datagrams, never the stage's time
         self._log = _RateLimitedLog(5.0)
 
     def send(self, poses: Poses) -> int:

@@ -79,7 +79,11 @@ class Stage(ABC):
     def _run(self) -> None:
         try:
             while not self._stop.is_set() and self.state is not StageState.ENDED:
-                self.step()
+                try:
+                    self.step()
+                except Exception as exc:  # a stage that fails must not stop the show: count, pause, go on
+                    self.report_error(f"{type(exc).__name__}: {exc}")
+                    self._stop.wait(POLL_S)
         finally:
             self.on_stop()
             if self.state is not StageState.ENDED:

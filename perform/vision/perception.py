@@ -31,14 +31,14 @@ class Perception:
         self._filters: dict[int, tuple[OneEuro, OneEuro]] = {}
         self._entered: dict[int, float] = {}
 
-    def _filters_for(self, slot: int) -> tuple[OneEuro, OneEuro]:
-        if slot not in self._filters:
+    def _filters_for(self, track_id: int) -> tuple[OneEuro, OneEuro]:
+        if track_id not in self._filters:
             s = self.config.smoothing
-            self._filters[slot] = (
+            self._filters[track_id] = (
                 OneEuro(s.min_cutoff, s.beta, s.d_cutoff),
                 OneEuro(s.min_cutoff, s.beta, s.d_cutoff),
             )
-        return self._filters[slot]
+        return self._filters[track_id]
 
     def __call__(
         self,
@@ -50,13 +50,13 @@ class Perception:
         frame: Frame | None = None,
     ) -> Poses:
         tracks, events = self.tracker.update(detections, t_capture)
-        for event in events:
-            if event.kind == "leave":
-                self._filters.pop(event.slot, None)
-                self._entered.pop(event.slot, None)
-            else:
-                self._filters.pop(event.slot, None)  # a new person starts their own filter
-                self._entered[event.slot] = t_capture
+        # filters and entrance times follow the person (track), not the slot number, which
+        # slot_order leftmost/nearest can hand from one person to another
+        alive = {tr.id for tr in self.tracker.tracks}
+        for gone in [k for k in self._filters if k not in alive]:
+            del self._filters[gone]
+        for gone in [k for k in self._entered if k not in alive]:
+            del self._entered[gone]
         smoothing = self.config.smoothing
         ahead = time.monotonic() - t_capture if smoothing.predict else 0.0
         bodies = []
@@ -65,7 +65,7 @@ class Perception:
             landmarks, world = det.landmarks, det.world
             if smoothing.enabled:
                 # filtered in pixels, scaled by the body's size, as MediaPipe does
-                f_image, f_world = self._filters_for(track.slot)
+                f_image, f_world = self._filters_for(track.id)
                 pixels = np.array((width, height, width), np.float32)
                 xyz_px = landmarks[:, :3] * pixels
                 extent = xyz_px[:, :2].max(axis=0) - xyz_px[:, :2].min(axis=0)
@@ -75,7 +75,7 @@ class Perception:
                     xyz_px, world_xyz = f_image.predict(ahead), f_world.predict(ahead)
                 landmarks = np.concatenate([xyz_px / pixels, landmarks[:, 3:]], axis=1).astype(np.float32)
                 world = world_xyz.astype(np.float32)
-            age = t_capture - self._entered.get(track.slot, t_capture)
+            age = t_capture - self._entered.setdefault(track.id, t_capture)
             bodies.append(Body(track.slot, landmarks, world, det.score, det.mask, age))
         return self.finish(bodies, seq, t_capture, width, height, tuple(events), frame)
 

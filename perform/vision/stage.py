@@ -149,6 +149,10 @@ class TakeSourceStage(_PoseSourceStage):
                 log.info("capture: %s ended", self.source_name)
                 self.state = StageState.ENDED
                 return
+            if self._start is None:  # nothing was read since the last start: an empty take
+                log.warning("capture: %s holds no frames", self.source_name)
+                self.state = StageState.ENDED
+                return
             _, self._records = read_take(self.source.path)
             self.perception.reset()
             self._start = None
