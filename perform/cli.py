@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="HOST:PORT[/PRESET]",
         help="send OSC there too (repeatable); presets: default, touchdesigner, ableton, lights, "
-        "packed, wekinator",
+        "lights_percent, packed, wekinator",
     )
     run.add_argument("--control", type=int, metavar="PORT", help="OSC cue input port (0: any free port)")
     run.add_argument("--take", type=Path, metavar="FILE", help="record the pose stream to a take file")
@@ -67,8 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     from perform.events.cli import add_teach_parser
+    from perform.style.cli import add_style_parser
 
     add_teach_parser(sub)
+    add_style_parser(sub)
 
     devices = sub.add_parser("devices", help="list cameras, audio inputs, displays and MIDI ports")
     devices.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -105,6 +107,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_check(args, console)
         if args.command == "pose":
             return cmd_pose(args, console)
+        if args.command == "style":
+            from perform.style.cli import cmd_style
+
+            return cmd_style(args, console)
         if args.command == "teach":
             from perform.events.cli import cmd_teach
 

@@ -71,11 +71,15 @@ def status_table(pipeline: Pipeline, title: str) -> Table:
             str(s.dropped),
             str(s.errors),
             str(s.restarts),
-            f"{lat['p50']:.2f}",
-            f"{lat['p95']:.2f}",
-            f"{lat['p99']:.2f}",
+            _ms(lat["p50"]),
+            _ms(lat["p95"]),
+            _ms(lat["p99"]),
         )
     return table
+
+
+def _ms(value: float) -> str:
+    return f"{value:.2f}" if value < 10 else f"{value:.1f}" if value < 1000 else f"{value:.0f}"
 
 
 class StatusDisplay:

@@ -30,6 +30,7 @@ from perform.osc.remote import RemoteSourceStage, StreamOutStage
 from perform.osc.server import ControlServer
 from perform.pipeline import EventLog, Frame, Pipeline, Reader, Slot, Stats
 from perform.show.models import POSE_SOURCES, RemoteSource, Show, TakeSource, VirtualSource
+from perform.style.stage import Styled, StyleStage
 from perform.vision.stage import PoseStage, TakeRecorder, TakeSourceStage, VirtualSourceStage
 from perform.vision.types import PersonEvent, Poses
 
@@ -106,6 +107,11 @@ class ShowPipeline(Pipeline):
         if self.has_poses and show.osc.enabled and show.osc.targets:
             self.osc = OscOutStage(self.stats, self.event_poses, self.events, show.osc)
             self.add(self.osc)
+        self.styled: Slot[Styled] = Slot("styled")
+        self.style: StyleStage | None = None
+        if show.style.enabled and show.pose.enabled and not isinstance(source, POSE_SOURCES):
+            self.style = StyleStage(self.stats, self.poses, self.styled, show.style, self.controls)
+            self.add(self.style)
         if self.has_poses and show.osc.enabled and show.osc.stream:
             self.add(StreamOutStage(self.stats, self.poses, show.osc.stream, show.osc.max_datagram))
         if self.has_poses and show.midi.enabled and (show.midi.cc or show.midi.notes):
@@ -306,6 +312,8 @@ def make_report(pipeline: ShowPipeline, show: Show) -> dict[str, object]:
         report["osc"] = osc
     if pipeline.control is not None:
         report["control"] = dict(pipeline.control.counts)
+    if pipeline.style is not None:
+        report["style"] = pipeline.style.report()
     return report
 
 

@@ -410,3 +410,43 @@ def test_vgg_weights_load_from_a_hub_cache_without_torchvision(tmp_path: Path) -
     torch.save({"features.0.weight": torch.zeros(1)}, tmp_path / "partial.pth")
     with pytest.raises(TrainError, match="missing"):
         load_vgg16(tmp_path / "partial.pth")
+
+
+def test_a_show_with_style_runs_the_shipped_model_on_the_performer(tmp_path):
+    """The style stage inside a running show: the shipped model, the performer's mask, adaptive scale."""
+    import time
+
+    import cv2
+    import skimage.data
+
+    from perform.runtime import ShowPipeline
+    from perform.show.models import Control, ImageSource, Show
+    from perform.style.config import StyleConfig
+
+    path = tmp_path / "astronaut.png"
+    photo = skimage.data.astronaut()
+    cv2.imwrite(str(path), cv2.cvtColor(photo, cv2.COLOR_RGB2BGR))
+    show = Show(
+        source=ImageSource(kind="image", path=path, fps=10),
+        style=StyleConfig(enabled=True, model="starry_night", region="performer", budget_ms=80),
+        control=Control(enabled=False),
+    )
+    pipeline = ShowPipeline(show)
+    reader = pipeline.styled.reader("test")
+    pipeline.start()
+    got = []
+    deadline = time.monotonic() + 30
+    try:
+        while time.monotonic() < deadline and len(got) < 5:
+            item = reader.get(0.5)
+            if item is not None and item.styled:
+                got.append(item)
+    finally:
+        pipeline.stop()
+    assert len(got) >= 5
+    out = got[-1].image
+    assert out.shape == photo.shape and out.dtype == photo.dtype
+    changed = np.abs(out.astype(int) - photo.astype(int)).sum(axis=2) > 30
+    assert changed[350, 200]  # the suit is painted
+    assert not changed[30, 480]  # the wall behind is not
+    assert pipeline.style.report()["failures"] == 0

@@ -22,6 +22,8 @@ from perform.bench.osc import bench_osc
 from perform.bench.osc import markdown as osc_markdown
 from perform.bench.pose import bench_pose
 from perform.bench.pose import markdown as pose_markdown
+from perform.bench.style import bench_style
+from perform.bench.style import markdown as style_markdown
 
 
 def machine() -> dict[str, object]:
@@ -62,6 +64,7 @@ def run_bench(quick: bool = False) -> dict[str, object]:
     result: dict[str, object] = {"machine": machine(), "time": started, "quick": quick}
     result["core"] = bench_core(quick)
     result["pose"] = bench_pose(quick)
+    result["style"] = bench_style(quick)
     result["osc"] = bench_osc(quick)
     result["end_to_end"] = bench_end_to_end(quick)
     return result
@@ -102,6 +105,8 @@ def markdown(result: dict) -> str:
     if "pose" in result:
         lines += ["", "Pose: the bundled photograph on a dark stage; ours = backend + perception.", ""]
         lines += pose_markdown(result["pose"])
+    if "style" in result:
+        lines += ["", *style_markdown(result["style"])]
     if "osc" in result:
         lines += ["", *osc_markdown(result["osc"])]
     if "end_to_end" in result:

@@ -10,6 +10,7 @@ from pydantic import Field, field_validator, model_validator
 from perform.events.config import EventsConfig
 from perform.osc.config import Midi, Osc
 from perform.schema import Model, SourceBase, _resolve
+from perform.style.config import StyleConfig
 
 
 class CameraSource(SourceBase):
@@ -296,6 +297,7 @@ class Show(Model):
     events: EventsConfig = Field(
         default_factory=EventsConfig, description="Events: built-ins, rules, floor zones, taught poses."
     )
+    style: StyleConfig = Field(default_factory=StyleConfig, description="Live neural style transfer.")
     osc: Osc = Field(default_factory=Osc, description="OSC out to TouchDesigner, Ableton, lighting desks.")
     control: Control = Field(default_factory=Control, description="OSC in: cues and parameters.")
     midi: Midi = Field(default_factory=Midi, description="MIDI out: features as CCs, events as notes.")

@@ -47,7 +47,9 @@ class Retry(Model):
 class StyleConfig(Model):
     """Live style transfer of the camera image, on the whole frame or only on or around the performer."""
 
-    enabled: bool = Field(True, description="Run the style stage.")
+    enabled: bool = Field(
+        False, description="Run the style stage (it needs the CPU or GPU time the pose stage leaves)."
+    )
     model: str = Field(
         "starry_night",
         description="Style model to start with: a name from the models folders or a .pt file path.",
