@@ -1,5 +1,3 @@
-import sys
+from perform.cli import entry
 
-from perform.cli import main
-
-sys.exit(main())
+entry()

@@ -32,11 +32,20 @@ class Controls:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._values: dict[str, Value] = {}
+        self.refused = 0
         self.cues: EventLog[Cue] = EventLog(capacity=256)
 
-    def set(self, name: str, value: Value) -> None:
+    #: Most distinct parameter names kept; names from the network beyond it are refused and counted.
+    MAX_NAMES = 1024
+
+    def set(self, name: str, value: Value) -> bool:
+        """Set a parameter; False (and counted in ``refused``) when the store is full of other names."""
         with self._lock:
+            if name not in self._values and len(self._values) >= self.MAX_NAMES:
+                self.refused += 1
+                return False
             self._values[name] = value
+            return True
 
     def get(self, name: str, default: Value | None = None) -> Value | None:
         with self._lock:

@@ -36,7 +36,7 @@ from perform.vision.types import PersonEvent, Poses
 
 log = logging.getLogger(__name__)
 
-STOP_TIMEOUT_S = 0.8  # Ctrl-C or SIGTERM must end the process within 1 s
+STOP_TIMEOUT_S = 0.5  # Ctrl-C or SIGTERM must end the process within 1 s, teardown included
 
 
 @dataclass
@@ -142,7 +142,7 @@ class ShowPipeline(Pipeline):
 
     def stop(self, timeout: float = 0.8) -> list[str]:
         if self.control is not None:
-            self.control.stop(0.2)
+            self.control.stop(0.1)
         return super().stop(timeout)
 
 
@@ -244,6 +244,14 @@ class StopSignals:
 
 def run_show(show: Show, options: RunOptions, console: Console, warnings: WarningLog | None = None) -> int:
     """Run ``show`` until its time is up, its input ends, or a stop signal; 0 on success."""
+    stats_path = options.stats_path or show.outputs.stats
+    if stats_path is not None:  # find out now, not after the show, that the stats cannot be written
+        try:
+            stats_path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise PerformError(f"{stats_path}: cannot write stats: {exc.strerror}") from None
+        if not os.access(stats_path.parent, os.W_OK):
+            raise PerformError(f"{stats_path}: cannot write stats: the folder is not writable")
     pipeline = ShowPipeline(show, options.take_path, options.take_masks)
     preview = None
     if not options.headless and show.outputs.preview:
@@ -294,10 +302,9 @@ def run_show(show: Show, options: RunOptions, console: Console, warnings: Warnin
     console.print(summary(pipeline, report, reason))
     if monitor.summary():
         console.print(monitor.summary(), highlight=False)
-    path = options.stats_path or show.outputs.stats
-    if path is not None:
-        write_stats(path, report)
-        console.print(f"stats written to {path}")
+    if stats_path is not None:
+        write_stats(stats_path, report)
+        console.print(f"stats written to {stats_path}")
     return 0
 
 

@@ -212,6 +212,7 @@ def show() -> Iterator[tuple[RemoteSourceStage, Slot[Poses], EventLog[PersonEven
     )
     config = PoseConfig(smoothing=Smoothing(enabled=False), tracking=Tracking(grace_s=0.2, confirm_frames=2))
     frames: Slot[Frame] = Slot("frames")
+    frames.reader("preview")  # someone shows the camera image, so the skeletons are drawn
     poses: Slot[Poses] = Slot("poses")
     events: EventLog[PersonEvent] = EventLog()
     stage = RemoteSourceStage(Stats(), frames, poses, source, config, events)

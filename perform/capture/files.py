@@ -39,6 +39,7 @@ class VideoFile(Source):
         self._cap: cv2.VideoCapture | None = None
         self.fps = DEFAULT_VIDEO_FPS
         self._pacer = Pacer(None)
+        self._decoded = 0
 
     def open(self) -> None:
         path = self.config.path
@@ -46,17 +47,21 @@ class VideoFile(Source):
             raise SourceError(f"{path}: no such video file")
         cap = cv2.VideoCapture(str(path))
         if not cap.isOpened():
+            cap.release()
             raise SourceError(f"{path}: not a video OpenCV can decode")
         fps = cap.get(cv2.CAP_PROP_FPS)
         self.fps = fps if 0 < fps < 1000 else DEFAULT_VIDEO_FPS
         self._cap = cap
         self._pacer = Pacer(None if self.config.fast else self.fps)
+        self._decoded = 0
         self.name = f"video {path.name} {self.fps:g} fps"
 
     def read(self) -> tuple[np.ndarray, float] | None:
         if self._cap is None:
             raise SourceError(f"{self.name} is not open")
         ok, bgr = self._cap.read()
+        if not ok and self._decoded == 0:
+            raise SourceError(f"{self.config.path}: no frame could be decoded (not a video?)")
         if not ok:
             if not self.config.loop:
                 return None
@@ -64,6 +69,7 @@ class VideoFile(Source):
             ok, bgr = self._cap.read()
             if not ok:
                 raise SourceError(f"{self.config.path}: cannot seek back to the start to loop")
+        self._decoded += 1
         t_capture = self._pacer.wait()
         return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), t_capture
 

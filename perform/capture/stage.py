@@ -139,8 +139,12 @@ class CaptureStage(Stage):
 
     def _schedule_retry(self, message: str) -> None:
         self.state = StageState.STALLED
+        if self._failing:  # said once; the retries are counted, and logged only at debug level
+            self.stats.errors += 1
+            log.debug("%s: %s; retrying in %.1f s", self.name, message, self._delay)
+        else:
+            self.report_error(f"{message}; retrying with a doubling wait")
         self._failing = True
-        self.report_error(f"{message}; retrying in {self._delay:.1f} s")
         self._retry_at = time.monotonic() + self._delay
         self._delay = min(self.settings.reopen_max_delay_s, max(self._delay * 2, 0.1))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any
 from rich.console import Console
 
 from perform.errors import ConfigError
-from perform.events.teach import record_examples, teach
+from perform.events.teach import _NAME, PoseLibrary, record_examples, teach
 from perform.pipeline import POLL_S
 from perform.vision.types import Poses
 
@@ -81,6 +82,15 @@ def cmd_teach(args: argparse.Namespace, console: Console) -> int:
         library = Path(configured) if configured is not None else DEFAULT_LIBRARY
     if not (args.slot is None or args.slot >= 1):
         raise ConfigError(f"--slot: expected a performer number 1 or more, got {args.slot}")
+    if not _NAME.fullmatch(args.name):
+        raise ConfigError(f"pose name {args.name!r}: expected lower case letters, digits and _, e.g. star")
+    # a broken or unwritable library is reported before anyone holds a pose
+    if Path(library).exists():
+        PoseLibrary.load(library)
+    folder = next((p for p in Path(library).resolve().parents if p.exists()), None)
+    if folder is None or not os.access(folder, os.W_OK):
+        raise ConfigError("cannot write the pose library there", library)
+    show = show.model_copy(update={"control": show.control.model_copy(update={"enabled": False})})
     pipeline = ShowPipeline(show)
     if not pipeline.has_poses:
         raise ConfigError("the show's pose detection is off (pose.enabled: false); nothing to learn from")

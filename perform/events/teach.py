@@ -253,8 +253,11 @@ class PoseLibrary:
     def save(self, path: str | Path) -> None:
         """Write atomically: a reader sees the old file or the new one, never half of one."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        except OSError as exc:
+            raise ConfigError(f"cannot write the pose library: {exc.strerror}", path) from None
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 json.dump(self.to_json(), f, indent=1)

@@ -22,6 +22,7 @@ class Slot(Generic[T]):
         self._item: T | None = None
         self._version = 0
         self._closed = False
+        self.readers = 0
 
     def publish(self, item: T) -> None:
         """Replace the held item and wake every waiting reader."""
@@ -52,6 +53,7 @@ class Slot(Generic[T]):
     def reader(self, name: str) -> Reader[T]:
         """A new cursor on this slot; it starts after whatever was published before."""
         with self._cond:
+            self.readers += 1
             return Reader(self, name, self._version)
 
 

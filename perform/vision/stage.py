@@ -68,6 +68,14 @@ class _PoseSourceStage(Stage):
         self._background: np.ndarray | None = None
 
     def emit(self, poses: Poses, width: int, height: int) -> None:
+        self.stats.record(poses.t_capture)
+        if self.frames.readers:  # draw the skeletons only when something shows the camera image
+            poses = replace(poses, frame=self._draw(poses, width, height))
+            self.frames.publish(poses.frame)
+        self.poses.publish(poses)
+        self.pose_stats.record(poses.t_capture)
+
+    def _draw(self, poses: Poses, width: int, height: int) -> Frame:
         if self._background is None or self._background.shape[:2] != (height, width):
             self._background = np.empty((height, width, 3), np.uint8)
             self._background[:] = (18, 18, 26)
@@ -75,11 +83,7 @@ class _PoseSourceStage(Stage):
         colors = [slot_color(b.slot) for b in poses.bodies]
         draw_bodies(image, [b.landmarks for b in poses.bodies], colors)
         image.setflags(write=False)
-        frame = Frame(image, poses.seq, poses.t_capture, self.source_name)
-        self.frames.publish(frame)
-        self.stats.record(poses.t_capture)
-        self.poses.publish(replace(poses, frame=frame))
-        self.pose_stats.record(poses.t_capture)
+        return Frame(image, poses.seq, poses.t_capture, self.source_name)
 
     def on_stop(self) -> None:
         self.frames.close()

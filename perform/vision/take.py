@@ -138,6 +138,11 @@ def read_take(path: Path) -> tuple[dict, Iterator[TakeRecord]]:
     except ValueError:
         f.close()
         raise TakeError(f"{path}: damaged header") from None
+    if not isinstance(header, dict) or not all(
+        isinstance(header.get(k), int) and header[k] > 0 for k in ("width", "height")
+    ):
+        f.close()
+        raise TakeError(f"{path}: damaged header (expected width and height)")
     if header.get("landmarks") != list(LANDMARK_NAMES):
         f.close()
         raise TakeError(f"{path}: recorded with another landmark set")
@@ -158,7 +163,7 @@ def _records(f: BinaryIO, path: Path) -> Iterator[TakeRecord]:
             try:
                 record, keys = _parse(blob, keys)
                 yield record
-            except (ValueError, KeyError, struct.error) as exc:
+            except (ValueError, KeyError, IndexError, TypeError, struct.error) as exc:
                 raise TakeError(f"{path}: damaged record at byte {f.tell() - n}: {exc}") from None
 
 
