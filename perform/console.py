@@ -62,7 +62,9 @@ def status_table(pipeline: Pipeline, title: str) -> Table:
     now = time.monotonic()
     for s in pipeline.stats:
         lat = s.latency.summary_ms()
-        style = {"running": "green", "stalled": "bold red", "ended": "yellow"}.get(s.state, "")
+        style = {"running": "green", "recording": "bold red", "stalled": "bold red", "ended": "yellow"}.get(
+            s.state, ""
+        )
         table.add_row(
             s.name,
             Text(s.state, style=style),

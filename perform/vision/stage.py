@@ -208,6 +208,8 @@ class TakeRecorder(ProcessStage[Poses, Poses]):
             for cue in self.cues.drain():
                 self._on_cue(cue)
         super().step()
+        if self.state is StageState.RUNNING:  # what the operator wants to read in the status
+            self.stats.state = "recording" if self.recording else "idle"
 
     def _on_cue(self, cue: Cue) -> None:
         if cue.name == "take.stop":
