@@ -11,6 +11,7 @@ its condition still holds fires at its next start.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from fnmatch import fnmatchcase
 
@@ -136,8 +137,11 @@ class EventStage(ProcessStage[Poses, Poses]):
         controls: Controls | None = None,
         library: PoseLibrary | None = None,
         person_events: EventLog[PersonEvent] | None = None,
+        extra_features: Callable[[], dict[str, float]] | None = None,
     ) -> None:
         super().__init__("events", stats, source, output)
+        # other stages' newest features (audio) join the movement features for rules, OSC and MIDI
+        self._extra_features = extra_features
         # enter/leave come from the tracker's own log, so a frame this stage skips loses none
         self._person_events = person_events.cursor() if person_events is not None else None
         self.engine = EventEngine(config, library)
@@ -150,6 +154,10 @@ class EventStage(ProcessStage[Poses, Poses]):
     def process(self, item: Poses) -> Poses:
         if self._person_events is not None:
             item = replace(item, events=tuple(self._person_events.drain()))
+        if self._extra_features is not None:
+            extra = self._extra_features()
+            if extra:
+                item = replace(item, features={**item.features, **extra})
         events: list[Event] = []
         if self._cues is not None:
             for cue in self._cues.drain():
