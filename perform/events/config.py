@@ -15,7 +15,11 @@ from typing import Literal
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from perform.schema import Model, _resolve
-from perform.vision.features import FEATURES, PERSON, STAGE
+from perform.vision.features import FEATURES as MOVEMENT_FEATURES
+from perform.vision.features import FLOOR_FEATURES, PERSON, STAGE
+
+#: Every feature a rule may test: movement, floor position (with a calibration).
+FEATURES = {**MOVEMENT_FEATURES, **FLOOR_FEATURES}
 
 #: Every built-in event (see :mod:`perform.events.builtin`).
 BUILTIN_NAMES: tuple[str, ...] = (
