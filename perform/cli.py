@@ -67,10 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--min-confidence", type=float, default=0.5, metavar="C", help="detection threshold 0..1"
     )
 
+    from perform.audio.cli import add_audio_parser
     from perform.events.cli import add_teach_parser
     from perform.style.cli import add_style_parser
 
     add_teach_parser(sub)
+    add_audio_parser(sub)
     add_style_parser(sub)
 
     devices = sub.add_parser("devices", help="list cameras, audio inputs, displays and MIDI ports")
@@ -108,6 +110,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_check(args, console)
         if args.command == "pose":
             return cmd_pose(args, console)
+        if args.command == "audio":
+            from perform.audio.cli import cmd_audio
+
+            return cmd_audio(args, console)
         if args.command == "style":
             from perform.style.cli import cmd_style
 

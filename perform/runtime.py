@@ -18,6 +18,8 @@ import cv2
 from rich.console import Console
 
 from perform import __version__
+from perform.audio.analysis import AudioFeatures, audio_features
+from perform.audio.input import AudioStage
 from perform.capture import CaptureStage, Transform, make_source
 from perform.console import StatusDisplay, WarningLog, status_table
 from perform.control import Controls
@@ -31,6 +33,7 @@ from perform.osc.server import ControlServer
 from perform.pipeline import EventLog, Frame, Pipeline, Reader, Slot, Stats
 from perform.show.models import POSE_SOURCES, RemoteSource, Show, TakeSource, VirtualSource
 from perform.style.stage import Styled, StyleStage
+from perform.vision.features import register_features
 from perform.vision.stage import PoseStage, TakeRecorder, TakeSourceStage, VirtualSourceStage
 from perform.vision.types import PersonEvent, Poses
 
@@ -87,7 +90,15 @@ class ShowPipeline(Pipeline):
         self.has_poses = isinstance(source, POSE_SOURCES) or show.pose.enabled
         if not isinstance(source, POSE_SOURCES) and show.pose.enabled:
             self.add(PoseStage(self.stats, self.frames, self.poses, show.pose, self.person_events))
-        # events, OSC and MIDI see the poses after the events stage, with floor positions added
+        self.audio: Slot[AudioFeatures] = Slot("audio")
+        self.audio_stage: AudioStage | None = None
+        if show.audio.enabled:
+            a = show.audio
+            register_features(audio_features(a.bands, a.tempo_min, a.tempo_max))
+            self.audio_stage = AudioStage(a, self.stats, self.audio)
+            self.add(self.audio_stage)
+        # events, OSC and MIDI see the poses after the events stage, with floor positions and
+        # the newest audio features added
         self.event_poses: Slot[Poses] = Slot("event_poses")
         if self.has_poses:
             self.add(
@@ -99,6 +110,7 @@ class ShowPipeline(Pipeline):
                     show.events,
                     self.controls,
                     person_events=self.person_events,
+                    extra_features=self._audio_features if show.audio.enabled else None,
                 )
             )
         if self.has_poses:  # also without --take: a cue can start one mid-show
@@ -117,6 +129,10 @@ class ShowPipeline(Pipeline):
         if self.has_poses and show.midi.enabled and (show.midi.cc or show.midi.notes):
             self.add(MidiOutStage(self.stats, self.event_poses, self.events, show.midi))
         self.control: ControlServer | None = None
+
+    def _audio_features(self) -> dict[str, float]:
+        latest = self.audio.latest()
+        return latest.features_dict() if latest is not None else {}
 
     def start(self) -> None:
         super().start()

@@ -15,6 +15,8 @@ import cv2
 import numpy as np
 
 from perform import __version__
+from perform.bench.audio import bench_audio
+from perform.bench.audio import markdown as audio_markdown
 from perform.bench.core import bench_core
 from perform.bench.e2e import bench_end_to_end
 from perform.bench.e2e import markdown as e2e_markdown
@@ -65,6 +67,7 @@ def run_bench(quick: bool = False) -> dict[str, object]:
     result["core"] = bench_core(quick)
     result["pose"] = bench_pose(quick)
     result["style"] = bench_style(quick)
+    result["audio"] = bench_audio(quick)
     result["osc"] = bench_osc(quick)
     result["end_to_end"] = bench_end_to_end(quick)
     return result
@@ -107,6 +110,8 @@ def markdown(result: dict) -> str:
         lines += pose_markdown(result["pose"])
     if "style" in result:
         lines += ["", *style_markdown(result["style"])]
+    if "audio" in result:
+        lines += ["", *audio_markdown(result["audio"])]
     if "osc" in result:
         lines += ["", *osc_markdown(result["osc"])]
     if "end_to_end" in result:

@@ -14,12 +14,13 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from perform.audio.analysis import audio_features
 from perform.schema import Model, _resolve
 from perform.vision.features import FEATURES as MOVEMENT_FEATURES
 from perform.vision.features import FLOOR_FEATURES, PERSON, STAGE
 
-#: Every feature a rule may test: movement, floor position (with a calibration).
-FEATURES = {**MOVEMENT_FEATURES, **FLOOR_FEATURES}
+#: Every feature a rule may test: movement, floor position (with a calibration), audio.
+FEATURES = {**MOVEMENT_FEATURES, **FLOOR_FEATURES, **audio_features(bands=32)}
 
 #: Every built-in event (see :mod:`perform.events.builtin`).
 BUILTIN_NAMES: tuple[str, ...] = (

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from perform.audio.config import AudioConfig
 from perform.events.config import EventsConfig
 from perform.osc.config import Midi, Osc
 from perform.schema import Model, SourceBase, _resolve
@@ -298,6 +299,9 @@ class Show(Model):
         default_factory=EventsConfig, description="Events: built-ins, rules, floor zones, taught poses."
     )
     style: StyleConfig = Field(default_factory=StyleConfig, description="Live neural style transfer.")
+    audio: AudioConfig = Field(
+        default_factory=AudioConfig, description="Live audio analysis (levels, bands, beats)."
+    )
     osc: Osc = Field(default_factory=Osc, description="OSC out to TouchDesigner, Ableton, lighting desks.")
     control: Control = Field(default_factory=Control, description="OSC in: cues and parameters.")
     midi: Midi = Field(default_factory=Midi, description="MIDI out: features as CCs, events as notes.")

@@ -130,9 +130,18 @@ _DEFAULTS = np.array([FEATURES[n].default for n in PERSON_FEATURES])
 _PERSON_NAME = re.compile(r"p\d+\.(\w+)")
 
 
+#: Stage features other stages add (audio), registered when those stages are built.
+_REGISTERED: dict[str, FeatureInfo] = {}
+
+
+def register_features(features: dict[str, FeatureInfo]) -> None:
+    """Make other stages' features (``audio.level``...) known to OSC, MIDI and rules."""
+    _REGISTERED.update(features)
+
+
 def feature_info(name: str) -> FeatureInfo:
     """The registry entry for an emitted name (``p3.energy``, ``stage.spread``, ``people``)."""
-    info = FEATURES.get(name)
+    info = FEATURES.get(name) or _REGISTERED.get(name)
     if info is None or info.scope != STAGE:
         m = _PERSON_NAME.fullmatch(name)
         info = (FEATURES.get(m.group(1)) or FLOOR_FEATURES.get(m.group(1))) if m else None
