@@ -241,6 +241,12 @@ class FrameEncoder:
         ] = {}
         self._feature_headers: dict[tuple[str, str], bytes] = {}
         self._event_ok: dict[str, bool] = {}
+        vector = mapping.vector
+        self._vector_index = (
+            ([LM[n] for n in vector.landmarks], [FIELDS.index(f) for f in vector.fields])
+            if vector is not None
+            else ([], [])
+        )
         pose = mapping.pose
         if pose is not None:
             self._rows = np.array([LM[n] for n in pose.names])
@@ -306,10 +312,12 @@ class FrameEncoder:
             for i, h in enumerate(heads):
                 msg = h + data[i * step : (i + 1) * step]
                 out.append(_I32.pack(len(msg)) + msg)
-        present = {("pose", b.slot) for b in poses.bodies}
-        if len(present) < len(self._pose_plans):
-            gone = {("pose", s) for s in self._pose_plans} - present
-            self.smoother.forget(gone)
+        present = {b.slot for b in poses.bodies}
+        gone = [s for s in self._pose_plans if s not in present]
+        if gone:  # forget a performer who left once, not on every later frame
+            self.smoother.forget({("pose", s) for s in gone})
+            for s in gone:
+                del self._pose_plans[s]
 
     # features
 
@@ -364,8 +372,7 @@ class FrameEncoder:
     def _vector(self, poses: Poses, out: list[bytes]) -> None:
         vo = self.mapping.vector
         assert vo is not None
-        rows = [LM[n] for n in vo.landmarks]
-        cols = [FIELDS.index(f) for f in vo.fields]
+        rows, cols = self._vector_index
         parts: list[np.ndarray] = []
         f = poses.features
         for slot in range(1, vo.slots + 1):
