@@ -49,6 +49,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--control", type=int, metavar="PORT", help="OSC cue input port (0: any free port)")
     run.add_argument("--take", type=Path, metavar="FILE", help="record the pose stream to a take file")
     run.add_argument("--take-masks", action="store_true", help="include person masks in the take")
+    run.add_argument("--record", type=Path, metavar="OUT.mp4", help="record the stage picture to a video")
+    run.add_argument("--scene", metavar="NAME", help="start with this scene (turns rendering on)")
+
+    render = sub.add_parser("render", help="render a scene to a video from a video, take or virtual source")
+    render.add_argument("scene", help="scene name (scenes/NAME.yaml) or a scene file")
+    render.add_argument("--source", required=True, metavar="SRC", help="video FILE, take:FILE, virtual, ...")
+    render.add_argument("--out", type=Path, required=True, metavar="OUT.mp4", help="video file to write")
+    render.add_argument("--seconds", type=_positive, metavar="N", help="stop after N seconds (default: 10)")
+    render.add_argument(
+        "--show", type=Path, metavar="CONFIG", help="take everything else from this show file (default: none)"
+    )
+    render.add_argument("--size", metavar="WxH", help="picture size, e.g. 1920x1080 (default: the show's)")
 
     check = sub.add_parser("check", help="validate a show and everything it refers to, without running it")
     check.add_argument("config", type=Path)
@@ -106,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             return cmd_run(args, console, warnings)
+        if args.command == "render":
+            return cmd_render(args, console, warnings)
         if args.command == "check":
             return cmd_check(args, console)
         if args.command == "pose":
@@ -176,13 +190,63 @@ def cmd_run(args: argparse.Namespace, console: Console, warnings: object) -> int
             raise PerformError(f"--control {args.control}: expected a UDP port 0..65535")
         control = show.control.model_copy(update={"port": args.control, "enabled": True})
         show = show.model_copy(update={"control": control})
+    if args.scene is not None or args.record is not None:
+        update: dict[str, object] = {"enabled": True}
+        if args.scene is not None:
+            update["scene"] = args.scene
+            if show.render.scenes and args.scene not in show.render.scenes:
+                update["scenes"] = [*show.render.scenes, args.scene]
+        show = show.model_copy(update={"render": show.render.model_copy(update=update)})
     options = RunOptions(
         seconds=args.seconds,
         headless=args.headless,
         stats_path=args.stats,
         take_path=args.take,
         take_masks=args.take_masks,
+        record_path=args.record,
+        show_dir=args.config.resolve().parent,
     )
+    return run_show(show, options, console, warnings)  # type: ignore[arg-type]
+
+
+def cmd_render(args: argparse.Namespace, console: Console, warnings: object) -> int:
+    """``perform render SCENE --source SRC --out OUT.mp4``: a show with one scene, headless, recorded."""
+    from perform.runtime import RunOptions, run_show
+    from perform.show import parse_source
+    from perform.show.models import Show
+
+    if args.out.suffix.lower() not in (".mp4", ".mov", ".mkv"):
+        raise PerformError(f"--out {args.out}: expected a video file name ending in .mp4, .mov or .mkv")
+    folders: list[Path] = []
+    scene = args.scene
+    if scene.endswith((".yaml", ".yml")):
+        path = Path(scene)
+        if not path.is_file():
+            raise PerformError(f"{path}: no such scene file")
+        folders.append(path.resolve().parent.parent)
+        scene = path.stem
+    if args.show is not None:
+        show = _load(args.show, args.source)
+        show_dir = args.show.resolve().parent
+    else:
+        show = Show.model_validate({"name": f"render {scene}", "source": {"kind": "pattern"}})
+        show = show.model_copy(update={"source": parse_source(args.source, keep=show.source)})
+        show_dir = Path.cwd()
+    if "loop" in type(show.source).model_fields:  # a file renders once, then the video ends
+        show = show.model_copy(update={"source": show.source.model_copy(update={"loop": False})})
+    update: dict[str, object] = {"enabled": True, "scene": scene, "scenes": [scene], "folders": folders}
+    if args.size is not None:
+        try:
+            w, h = (int(v) for v in args.size.lower().split("x"))
+        except ValueError:
+            raise PerformError(f"--size {args.size}: expected WIDTHxHEIGHT such as 1280x720") from None
+        if not (16 <= w <= 7680 and 16 <= h <= 4320):
+            raise PerformError(f"--size {args.size}: expected 16..7680 x 16..4320")
+        update.update(width=w, height=h)
+    render = show.render.model_copy(update=update)
+    control = show.control.model_copy(update={"enabled": False})
+    show = show.model_copy(update={"render": render, "control": control})
+    options = RunOptions(seconds=args.seconds or 10.0, headless=True, record_path=args.out, show_dir=show_dir)
     return run_show(show, options, console, warnings)  # type: ignore[arg-type]
 
 

@@ -51,6 +51,8 @@ class RunOptions:
     stats_path: Path | None = None
     take_path: Path | None = None
     take_masks: bool = False
+    record_path: Path | None = None
+    show_dir: Path | None = None
 
 
 class ShowPipeline(Pipeline):
@@ -269,8 +271,9 @@ def run_show(show: Show, options: RunOptions, console: Console, warnings: Warnin
         if not os.access(stats_path.parent, os.W_OK):
             raise PerformError(f"{stats_path}: cannot write stats: the folder is not writable")
     pipeline = ShowPipeline(show, options.take_path, options.take_masks)
+    projector = make_projector(pipeline, show, options) if show.render.enabled else None
     preview = None
-    if not options.headless and show.outputs.preview:
+    if projector is None and not options.headless and show.outputs.preview:
         if display_available():
             try:
                 preview = Preview(pipeline.frames, pipeline.stats)
@@ -284,6 +287,8 @@ def run_show(show: Show, options: RunOptions, console: Console, warnings: Warnin
     with StopSignals() as signals:
         pipeline.start()
         deadline = time.monotonic() + options.seconds if options.seconds else None
+        frame_period = 1.0 / show.render.fps
+        next_frame = time.monotonic()
         with StatusDisplay(
             console, pipeline, show.name, warnings, show.outputs.status_hz, detail=monitor.lines
         ) as status:
@@ -299,7 +304,16 @@ def run_show(show: Show, options: RunOptions, console: Console, warnings: Warnin
                 if pipeline.ended:
                     reason = "input ended"
                     break
-                if preview is not None:
+                if projector is not None:
+                    if now >= next_frame:
+                        projector.tick()
+                        # a slow frame is not made up for: the next is due one period from now
+                        next_frame = max(next_frame + frame_period, time.monotonic())
+                    if projector.quit:
+                        reason = "window closed"
+                        break
+                    signals.event.wait(max(0.0, min(next_frame, next_status) - time.monotonic()))
+                elif preview is not None:
                     preview.poll(min(period, 0.02))
                     if preview.quit:
                         reason = "window closed"
@@ -314,14 +328,44 @@ def run_show(show: Show, options: RunOptions, console: Console, warnings: Warnin
         if preview is not None:
             preview.close()
         pipeline.stop(STOP_TIMEOUT_S)
+    render_report = projector.close() if projector is not None else None
     report = make_report(pipeline, show)
+    if projector is not None and render_report is not None:
+        report["frame_to_render"] = projector.frame_to_render.summary_ms()
+        report["render"] = render_report
     console.print(summary(pipeline, report, reason))
     if monitor.summary():
         console.print(monitor.summary(), highlight=False)
+    if render_report is not None and "record" in render_report:
+        rec = render_report["record"]
+        console.print(f"video written to {rec['path']} ({rec['frames']} frames)", highlight=False)  # type: ignore[index]
     if stats_path is not None:
         write_stats(stats_path, report)
         console.print(f"stats written to {stats_path}")
     return 0
+
+
+def make_projector(pipeline: ShowPipeline, show: Show, options: RunOptions):  # -> Projector
+    """The render side of a show: a window unless headless or no display, recording if asked."""
+    from perform.render.projector import Projector
+
+    record = options.record_path or show.render.record
+    if record is not None:
+        record.parent.mkdir(parents=True, exist_ok=True)
+    return Projector(
+        show.render,
+        pipeline.stats,
+        pipeline.controls,
+        pipeline.frames,
+        pipeline.event_poses if pipeline.has_poses else None,
+        pipeline.styled if pipeline.style is not None else None,
+        pipeline.audio if pipeline.audio_stage is not None else None,
+        pipeline.events,
+        window=not options.headless and show.outputs.preview and display_available(),
+        record=record,
+        show_dir=options.show_dir,
+        title=show.name,
+    )
 
 
 def make_report(pipeline: ShowPipeline, show: Show) -> dict[str, object]:
