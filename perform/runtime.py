@@ -131,6 +131,12 @@ class ShowPipeline(Pipeline):
         if self.has_poses and show.midi.enabled and (show.midi.cc or show.midi.notes):
             self.add(MidiOutStage(self.stats, self.event_poses, self.events, show.midi))
         self.control: ControlServer | None = None
+        budget = show.stages.stall_budget_s
+        for stage in self.stages:
+            if isinstance(stage, PoseStage | EventStage):
+                stage.stall_budget_s = budget
+            elif isinstance(stage, StyleStage):
+                stage.stall_budget_s = 5.0 * budget
 
     def _audio_features(self) -> dict[str, float]:
         latest = self.audio.latest()

@@ -18,6 +18,8 @@ class Source(ABC):
 
     #: Human-readable description for the console ("camera 0 1280x720@30").
     name: str = "source"
+    #: A live sensor (a camera): its images never repeat exactly, so one that does is frozen.
+    live: bool = False
 
     @abstractmethod
     def open(self) -> None:

@@ -21,6 +21,8 @@ class Camera(Source):
     The capture time is taken when ``grab`` returns, before the image is decoded.
     """
 
+    live = True
+
     def __init__(self, config: CameraSource) -> None:
         self.config = config
         self.name = f"camera {config.device}"

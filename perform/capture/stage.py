@@ -36,6 +36,8 @@ class _Grabber:
         self.ended = False
         self.error: BaseException | None = None
         self.last_activity = time.monotonic()
+        self.last_change = self.last_activity  # when the image last differed (frozen cameras)
+        self._signature = b""
         self.thread = threading.Thread(target=self._run, name="perform-grab", daemon=True)
         self.thread.start()
 
@@ -51,6 +53,10 @@ class _Grabber:
                 self._publish(*result)
                 self.frames += 1
                 self.last_activity = time.monotonic()
+                if self.source.live:
+                    signature = np.ascontiguousarray(result[0][::16, ::16]).tobytes()
+                    if signature != self._signature:
+                        self._signature, self.last_change = signature, self.last_activity
         except Exception as exc:
             self.error = exc
 
@@ -93,6 +99,7 @@ class CaptureStage(Stage):
     def step(self) -> None:
         grabber = self._grabber
         now = time.monotonic()
+        frozen = self.settings.frozen_timeout_s
         if grabber is None:
             if now >= self._retry_at:
                 self._open()
@@ -106,6 +113,8 @@ class CaptureStage(Stage):
             self._fail(f"{self.source_name}: {_describe(grabber.error)}")
         elif now - grabber.last_activity > self.settings.stall_timeout_s:
             self._fail(f"{self.source_name} delivered nothing for {now - grabber.last_activity:.1f} s")
+        elif frozen is not None and grabber.source.live and now - grabber.last_change > frozen:
+            self._fail(f"{self.source_name} repeated one image for {now - grabber.last_change:.1f} s")
         elif grabber.frames:
             if self._failing:
                 log.info("%s: %s is delivering again", self.name, self.source_name)

@@ -20,6 +20,8 @@ Out = TypeVar("Out", bound=Stamped)
 
 #: How long a stage blocks at most before it looks at its stop flag again.
 POLL_S = 0.05
+#: Longest wait between restarts of a stage that keeps raising.
+MAX_BACKOFF_S = 5.0
 
 
 class StageState(StrEnum):
@@ -31,7 +33,16 @@ class StageState(StrEnum):
 
 
 class Stage(ABC):
-    """Runs :meth:`step` on its own daemon thread until :meth:`stop` or the end of input."""
+    """Runs :meth:`step` on its own daemon thread until :meth:`stop` or the end of input.
+
+    A step that raises is logged and counted; the stage waits (doubling from ``POLL_S`` up to
+    ``MAX_BACKOFF_S`` while the failures go on), calls :meth:`reset` and goes on: a restart. A
+    step that runs longer than ``stall_budget_s`` is given up by the pipeline's supervisor
+    (:meth:`restart`): its thread is left behind (at most one per stage) and a fresh one starts.
+    """
+
+    #: Longest one step may take once the stage has produced output (None: not watched).
+    stall_budget_s: float | None = None
 
     def __init__(self, name: str, stats: Stats) -> None:
         self.name = name
@@ -40,6 +51,11 @@ class Stage(ABC):
         self._thread: threading.Thread | None = None
         self._last_error = ""
         self._last_error_t = 0.0
+        self._generation = 0
+        self._left_behind: threading.Thread | None = None
+        self._failures = 0
+        #: ``time.monotonic()`` when the current step began (the supervisor's heartbeat).
+        self.beat = time.monotonic()
         self.state = StageState.IDLE
 
     @property
@@ -54,8 +70,43 @@ class Stage(ABC):
     def start(self) -> None:
         self._stop.clear()
         self.state = StageState.RUNNING
-        self._thread = threading.Thread(target=self._run, name=f"perform-{self.name}", daemon=True)
+        self._spawn()
+
+    def _spawn(self) -> None:
+        self.beat = time.monotonic()
+        self._thread = threading.Thread(
+            target=self._run, args=(self._generation,), name=f"perform-{self.name}", daemon=True
+        )
         self._thread.start()
+
+    def restart(self, reason: str) -> bool:
+        """Give up on a stuck step: leave its thread behind, :meth:`reset`, start a fresh thread.
+
+        False when an earlier left-behind thread is still stuck (never more than one per stage).
+        """
+        if self._left_behind is not None and self._left_behind.is_alive():
+            return False
+        self._generation += 1
+        self._left_behind = self._thread
+        self.stats.restarts += 1
+        log.warning("%s: %s; restarted (restart %d)", self.name, reason, self.stats.restarts)
+        self.reset()
+        self.state = StageState.RUNNING
+        self._spawn()
+        return True
+
+    def reset(self) -> None:  # noqa: B027 (an optional hook)
+        """Drop what a failed or stuck step may have left broken (a model, a device handle)."""
+
+    @property
+    def superseded(self) -> bool:
+        """True on a thread this stage has given up on: its results are stale, drop them."""
+        return threading.current_thread() is not self._thread and self._thread is not None
+
+    @property
+    def left_behind(self) -> int:
+        """Threads given up on that are still stuck (0 or 1)."""
+        return int(self._left_behind is not None and self._left_behind.is_alive())
 
     def stop(self) -> None:
         """Ask the stage to finish; returns at once (see :meth:`join`)."""
@@ -76,18 +127,30 @@ class Stage(ABC):
     def alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def _run(self) -> None:
+    def _run(self, generation: int) -> None:
         try:
             while not self._stop.is_set() and self.state is not StageState.ENDED:
+                if generation != self._generation:
+                    return  # replaced by a restart while stuck; the new thread carries on
+                self.beat = time.monotonic()
                 try:
                     self.step()
-                except Exception as exc:  # a stage that fails must not stop the show: count, pause, go on
-                    self.report_error(f"{type(exc).__name__}: {exc}")
-                    self._stop.wait(POLL_S)
+                    self._failures = 0
+                except Exception as exc:  # a stage that fails must not stop the show: back off, restart
+                    if generation != self._generation:
+                        return
+                    self._failures += 1
+                    delay = min(MAX_BACKOFF_S, POLL_S * 2 ** (self._failures - 1))
+                    self.report_error(f"{type(exc).__name__}: {exc}; restarting in {delay:g} s")
+                    self._stop.wait(delay)
+                    if not self._stop.is_set():
+                        self.stats.restarts += 1
+                        self.reset()
         finally:
-            self.on_stop()
-            if self.state is not StageState.ENDED:
-                self.state = StageState.STOPPED
+            if generation == self._generation:
+                self.on_stop()
+                if self.state is not StageState.ENDED:
+                    self.state = StageState.STOPPED
 
     @abstractmethod
     def step(self) -> None:
@@ -129,7 +192,7 @@ class ProcessStage(Stage, Generic[In, Out]):
         except Exception as exc:  # a bad frame must not stop the show
             self.report_error(f"{type(exc).__name__}: {exc}")
             return
-        if result is None:
+        if result is None or self.superseded:
             return
         self.stats.record(result.t_capture)
         if self.output is not None:

@@ -157,6 +157,22 @@ class SceneTrigger(Model):
     scene: str = Field(min_length=1, description="Scene to switch to.")
 
 
+class InputLoss(Model):
+    """What the picture does when the camera or the tracking is lost."""
+
+    hold_s: float = Field(1.0, ge=0, le=600, description="Camera lost: keep the last image this long ...")
+    fade_s: float = Field(1.0, ge=0, le=60, description="... then fade to the fallback over this long.")
+    fallback: str = Field(
+        "black", min_length=1, description="`black`, or the name of a scene to show (an idle scene)."
+    )
+    stale_s: float = Field(
+        0.2, gt=0, le=60, description="Poses older than this are stale: bodies and features start to fade."
+    )
+    neutral_s: float = Field(
+        0.5, ge=0, le=60, description="Stale poses fade out and features fade to 0 over this long."
+    )
+
+
 class Render(Model):
     """The stage picture: scenes drawn with OpenGL to a window, a video file, or both."""
 
@@ -178,6 +194,9 @@ class Render(Model):
     crossfade_s: float = Field(1.0, ge=0, le=60, description="Length of a crossfade between scenes.")
     triggers: list[SceneTrigger] = Field(default_factory=list, description="Events that switch scenes.")
     window: Window = Field(default_factory=Window, description="The projector window.")
+    input_loss: InputLoss = Field(
+        default_factory=InputLoss, description="Camera and tracking loss: hold, fade, fallback."
+    )
     record: Path | None = Field(None, description="Write what is drawn to this video file (H.264 .mp4).")
     screenshots: Path = Field(Path("out/screenshots"), description="Folder for screenshots (key s, cue).")
 

@@ -85,7 +85,8 @@ class Library(Generic[T]):
             if path is None:
                 have = ", ".join(self.names()) or "none"
                 where = ", ".join(str(f) for f in self.folders)
-                raise PerformError(f"no {self.suffix} file named {name!r} in {where} (found: {have})")
+                kind = "shader" if self.suffix == ".glsl" else "scene"
+                raise PerformError(f"no {kind} {name!r} ({name}{self.suffix}) in {where}; found: {have}")
             entry = self.entries[name] = Entry(path)
             self._refresh(entry)
         return entry

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from pathlib import Path
+
+import moderngl
 
 from perform.audio.analysis import AudioFeatures
 from perform.control import Controls
@@ -80,6 +83,9 @@ class Projector:
 
             self.recorder = VideoRecorder(record, config.width, config.height, config.fps)
         self.quit = False
+        self.pose_stale = False
+        self.camera_lost = False
+        self._resume: str | None = None
 
     def tick(self) -> None:
         """Handle commands, cues and triggers, then draw one frame from the newest inputs."""
@@ -102,6 +108,7 @@ class Projector:
                 self.renderer.switch(trigger.scene, show_time)
         poses = self.poses.latest() if self.poses is not None else None
         frame = self.frames.latest()
+        poses, features = self.fade_stale(poses, now)
         inputs = Inputs(
             now=now,
             show_time=show_time,
@@ -109,11 +116,12 @@ class Projector:
             poses=poses,
             styled=self.styled.latest() if self.styled is not None else None,
             audio=self.audio.latest() if self.audio is not None else None,
-            features=poses.features if poses is not None else {},
+            features=features,
             params=self.controls.snapshot(),
             fired=fired,
         )
         picture = self.renderer.draw(inputs)
+        picture = self.camera_loss(picture, frame, now, show_time)
         self.upload_ms.add(self.renderer.canvas.upload_ms / 1000.0)
         pixels = self.renderer.read(picture) if self.recorder is not None or self._screenshot else None
         self.output.present(picture)
@@ -132,6 +140,49 @@ class Projector:
             if self._screenshot:
                 self._screenshot = False
                 self.take_screenshot(pixels)
+
+    def fade_stale(self, poses: Poses | None, now: float) -> tuple[Poses | None, dict[str, float]]:
+        """Stale poses fade out, their features fade to 0, rather than freezing on stage."""
+        if poses is None:
+            return None, {}
+        loss = self.config.input_loss
+        age = now - poses.t_capture
+        self.pose_stale = age > loss.stale_s
+        if not self.pose_stale:
+            return poses, poses.features
+        keep = 0.0 if loss.neutral_s == 0 else max(0.0, 1.0 - (age - loss.stale_s) / loss.neutral_s)
+        bodies = []
+        for body in poses.bodies:
+            landmarks = body.landmarks.copy()
+            landmarks[:, 3] *= keep
+            bodies.append(replace(body, landmarks=landmarks))
+        mask = None if poses.mask is None else poses.mask * keep
+        features = {k: v * keep for k, v in poses.features.items()}
+        return replace(poses, bodies=tuple(bodies), features=features, mask=mask), features
+
+    def camera_loss(
+        self, picture: moderngl.Texture, frame: Frame | None, now: float, show_time: float
+    ) -> moderngl.Texture:
+        """Hold the last image for ``hold_s``, then fade to black or switch to the fallback scene."""
+        loss = self.config.input_loss
+        age = now - (frame.t_capture if frame is not None else self.t0)
+        lost = age > loss.hold_s
+        if lost != self.camera_lost:
+            self.camera_lost = lost
+            if lost:
+                log.warning("render: no camera image for %.1f s; fading to %s", age, loss.fallback)
+            else:
+                log.info("render: camera image back")
+            if loss.fallback != "black":
+                if lost:
+                    self._resume = self.renderer.current.name
+                    self.renderer.switch(loss.fallback, show_time, loss.fade_s)
+                elif self._resume is not None:
+                    self.renderer.switch(self._resume, show_time, min(loss.fade_s, 0.5))
+        if not lost or loss.fallback != "black":
+            return picture
+        amount = 1.0 if loss.fade_s == 0 else (age - loss.hold_s) / loss.fade_s
+        return self.renderer.fade_to_black(picture, amount)
 
     def command(self, command: str, show_time: float) -> None:
         if command == "quit":

@@ -79,6 +79,8 @@ class Renderer:
             raise PerformError(f"render: no scene files (*.yaml) in {where}")
         self.canvas = Canvas(ctx, self.size, self.shaders)
         self.final = Target.make(ctx, self.size)
+        self.faded = Target.make(ctx, self.size)
+        self.black = ctx.texture((1, 1), 4, bytes([0, 0, 0, 255]))
         self._reload = Throttle(0.25)
         self._last_now: float | None = None
         self.fading: Scene | None = None
@@ -163,6 +165,13 @@ class Renderer:
         self.canvas.composite(old, picture, self.final, "normal", eased)
         return self.final.texture
 
+    def fade_to_black(self, picture: moderngl.Texture, amount: float) -> moderngl.Texture:
+        """``picture`` darkened by ``amount`` (0: unchanged, 1: black)."""
+        if amount <= 0.0:
+            return picture
+        self.canvas.composite(picture, self.black, self.faded, "normal", min(amount, 1.0))
+        return self.faded.texture
+
     def read(self, texture: moderngl.Texture) -> np.ndarray:
         """The picture as (H, W, 4) uint8 RGBA, bottom row first (as GL keeps it)."""
         w, h = texture.size
@@ -173,4 +182,6 @@ class Renderer:
         if self.fading is not None:
             self.fading.release()
         self.final.release()
+        self.faded.release()
+        self.black.release()
         self.canvas.release()

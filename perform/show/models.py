@@ -175,6 +175,13 @@ class CaptureStage(Model):
     reopen_max_delay_s: float = Field(
         5.0, gt=0, le=300, description="Upper bound of the doubling wait between reopen attempts."
     )
+    frozen_timeout_s: float | None = Field(
+        3.0,
+        gt=0,
+        le=600,
+        description="A camera that repeats the very same image this long is reopened (a live "
+        "sensor never does; null: never). Files and stills are exempt.",
+    )
 
 
 class Smoothing(Model):
@@ -258,6 +265,13 @@ class Stages(Model):
     """Settings of the pipeline stages."""
 
     capture: CaptureStage = Field(default_factory=CaptureStage, description="The capture stage.")
+    stall_budget_s: float = Field(
+        1.0,
+        gt=0,
+        le=60,
+        description="A pose or events step that runs longer than this is given up and the stage "
+        "restarted (style gets 5 times as long; loading a model does not count).",
+    )
 
 
 class Control(Model):

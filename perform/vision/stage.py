@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -42,10 +43,18 @@ class PoseStage(ProcessStage[Frame, Poses]):
 
     def process(self, item: Frame) -> Poses:
         if self.backend is None:
+            self.beat = math.inf  # loading a model is not a stall
             self.backend = make_backend(self.config)
+            self.beat = time.monotonic()
             log.info("pose: %s", self.backend.name)
         detections = self.backend(item.image, item.t_capture)
+        if self.superseded:  # this step stalled and was given up on: the tracker is the new thread's
+            return None  # type: ignore[return-value]
         return self.perception(detections, item.seq, item.t_capture, item.width, item.height, item)
+
+    def reset(self) -> None:
+        # the stuck thread keeps the old model; the next frame loads a fresh one (new timestamps)
+        self.backend = None
 
     def on_stop(self) -> None:
         super().on_stop()
