@@ -37,6 +37,7 @@ import itertools
 import json
 import logging
 import math
+import reprlib
 import select
 import socket
 import struct
@@ -141,11 +142,11 @@ def _check_message(data: bytes) -> None:
         elif tag == "]":
             depth -= 1
             if depth < 0:
-                raise MalformedDatagram("typetag", f"unbalanced ']' in type tags ,{tags}")
+                raise MalformedDatagram("typetag", f"unbalanced ']' in type tags ,{_clip(tags)}")
         elif tag not in _TAG_SIZE and tag not in "sb":
-            raise MalformedDatagram("typetag", f"unsupported type tag {tag!r} in ,{tags}")
+            raise MalformedDatagram("typetag", f"unsupported type tag {tag!r} in ,{_clip(tags)}")
     if depth:
-        raise MalformedDatagram("typetag", f"unbalanced '[' in type tags ,{tags}")
+        raise MalformedDatagram("typetag", f"unbalanced '[' in type tags ,{_clip(tags)}")
     index = tags_end
     for n, tag in enumerate(tags):
         if tag == "s":
@@ -282,8 +283,21 @@ def _trigger(args: list[Any]) -> bool:
     raise BadArguments(f"expected no argument or one number, got {_describe(args)}")
 
 
+# A datagram holds up to 64 KB of arguments, arrays nested thousands deep: a message about them
+# shows a few, shortened, so that a warning stays one line and repr never recurses too deep.
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxlist, _REPR.maxstring, _REPR.maxother = 2, 4, 40, 40
+_SHOWN_ARGS = 4
+
+
 def _describe(args: list[Any]) -> str:
-    return "(" + ", ".join(f"{type(a).__name__} {a!r}" for a in args) + ")"
+    shown = ", ".join(f"{type(a).__name__} {_REPR.repr(a)}" for a in args[:_SHOWN_ARGS])
+    more = f", ... {len(args) - _SHOWN_ARGS} more" if len(args) > _SHOWN_ARGS else ""
+    return f"({shown}{more})"
+
+
+def _clip(text: str, keep: int = 32) -> str:
+    return text if len(text) <= keep else f"{text[:keep]}... ({len(text)} characters)"
 
 
 class ControlServer:
