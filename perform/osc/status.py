@@ -1,0 +1,314 @@
+"""OSC status: every stage's health once a second, for TouchDesigner, QLab or a desk to show.
+
+Each period, every target gets one bundle (timetag: immediately) with
+
+=============================== =========== ==================================================
+address                         types       arguments
+=============================== =========== ==================================================
+``/perform/status/<stage>``     ``sfiiif``  state, fps, errors, restarts, dropped, age_ms
+``/perform/status/ok``          ``i``       1 when every stage runs and none is stale, else 0
+``/perform/status/uptime``      ``f``       seconds since the pipeline started
+=============================== =========== ==================================================
+
+``age_ms`` is the time since the stage last handed a frame on (-1 before its first). A stage is
+stale when it is ``running`` (or ``recording``) and has handed nothing on for ``stale_s``,
+counted from the start when it never has. ``idle`` counts as running: it is what a take
+recorder that waits for a cue shows. A stage named like another status address (``ok``,
+``fps``...) is sent as ``/perform/status/stage_<name>``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import re
+import socket
+import struct
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pythonosc.parsing import osc_types
+
+from perform.osc.config import Osc, Target
+from perform.osc.out import STATUS_PREFIX, AddressDoc, element, encode, header, pack_bundles
+from perform.pipeline import POLL_S, Stage, StageStats, Stats
+
+#: States in which a stage counts as running for ``/perform/status/ok``.
+OK_STATES = frozenset({"running", "recording", "idle"})
+#: States in which a stage is expected to hand frames on (and so can be stale).
+PRODUCING_STATES = frozenset({"running", "recording"})
+#: Addresses under ``/perform/status/`` that are not stages (OSC out's own status among them).
+RESERVED = frozenset({"ok", "uptime", "heartbeat", "fps", "latency_ms", "people"})
+STAGE_TAGS = "sfiiif"
+#: OSC's "immediately" timetag: a status is news now, not at a time a receiver should wait for.
+IMMEDIATELY = b"\x00" * 7 + b"\x01"
+_RESOLVE_RETRY_S = 5.0
+_I32_MAX = 2**31 - 1
+_STAGE_ARGS = struct.Struct(">fiiif")
+_NOT_IN_ADDRESS = re.compile(r"[^A-Za-z0-9_.:\-]")
+
+
+@dataclass(frozen=True, slots=True)
+class StageHealth:
+    """One stage as ``/perform/status/<stage>`` reports it."""
+
+    name: str
+    state: str
+    fps: float
+    errors: int
+    restarts: int
+    dropped: int
+    age_ms: float  # -1.0: nothing handed on yet
+    stale: bool
+
+    @property
+    def ok(self) -> bool:
+        return self.state in OK_STATES and not self.stale
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    """Every stage's health, whether all is well, and the uptime."""
+
+    stages: tuple[StageHealth, ...]
+    ok: bool
+    uptime: float
+
+
+def last_output(stats: StageStats) -> float | None:
+    """``time.monotonic()`` when the stage last handed a frame on; None when it never has."""
+    times = stats.rate._times  # StageStats.record ticks its rate meter; nothing else keeps the time
+    return times[-1] if times else None
+
+
+def stage_address(name: str) -> str:
+    """``/perform/status/<name>``: characters OSC addresses do not allow become ``_``, and a
+    name taken by another status address (``ok``, ``fps``...) becomes ``stage_<name>``."""
+    name = _NOT_IN_ADDRESS.sub("_", name)
+    return STATUS_PREFIX + (f"stage_{name}" if name in RESERVED else name)
+
+
+def health(stats: Stats, now: float | None = None, stale_s: float = 2.0, skip: str | None = None) -> Health:
+    """What the stats say about every stage (but ``skip``) at ``now``."""
+    now = time.monotonic() if now is None else now
+    uptime = stats.seconds
+    rows = []
+    for s in stats:
+        if s.name == skip:
+            continue
+        last = last_output(s)
+        age_s = now - last if last is not None else None
+        quiet_s = age_s if age_s is not None else now - stats.t_start
+        rows.append(
+            StageHealth(
+                name=s.name,
+                state=s.state,
+                fps=round(s.rate.rate(now), 3),
+                errors=s.errors,
+                restarts=s.restarts,
+                dropped=s.dropped,
+                age_ms=round(max(age_s, 0.0) * 1000.0, 3) if age_s is not None else -1.0,
+                stale=s.state in PRODUCING_STATES and quiet_s > stale_s,
+            )
+        )
+    return Health(tuple(rows), all(r.ok for r in rows), round(uptime, 3))
+
+
+def _int32(value: int) -> int:
+    return max(-_I32_MAX - 1, min(_I32_MAX, int(value)))
+
+
+def _float32(value: float) -> float:
+    return value if math.isfinite(value) and abs(value) < 3.4e38 else -1.0
+
+
+def encode_health(h: Health) -> list[bytes]:
+    """The bundle elements of one status: a message per stage, then ``ok`` and ``uptime``."""
+    out = []
+    for r in h.stages:
+        msg = (
+            header(stage_address(r.name), STAGE_TAGS)
+            + osc_types.write_string(r.state)
+            + _STAGE_ARGS.pack(
+                _float32(r.fps), _int32(r.errors), _int32(r.restarts), _int32(r.dropped), _float32(r.age_ms)
+            )
+        )
+        out.append(element(msg))
+    out.append(element(encode(STATUS_PREFIX + "ok", "i", (int(h.ok),))))
+    out.append(element(encode(STATUS_PREFIX + "uptime", "f", (_float32(h.uptime),))))
+    return out
+
+
+def status_targets(osc: Osc) -> list[Target]:
+    """The targets of a show's ``osc:`` that want status: ``status`` in their mapping, heartbeat on."""
+    if not (osc.enabled and osc.heartbeat):
+        return []
+    return [t for t in osc.targets if t.effective_mapping.status]
+
+
+def describe_status() -> list[AddressDoc]:
+    """The addresses :class:`StatusSender` sends, for docs/osc.md and the OSCQuery listing."""
+    return [
+        AddressDoc(
+            STATUS_PREFIX + "<stage>",
+            STAGE_TAGS,
+            "once a second per stage: state (running, stalled, ...), fps, errors, restarts, dropped, "
+            "ms since its last output (-1: none yet)",
+        ),
+        AddressDoc(
+            STATUS_PREFIX + "ok", "i", "once a second: 1 when every stage runs and none is stale, else 0"
+        ),
+        AddressDoc(STATUS_PREFIX + "uptime", "f", "once a second: seconds since the show started"),
+    ]
+
+
+def status_markdown() -> list[str]:
+    """The stage-health part of docs/osc.md."""
+    lines = [
+        "### Stage health",
+        "",
+        "The same targets get every stage's health once a second, in one bundle (timetag:",
+        "immediately):",
+        "",
+        "| address | types | meaning |",
+        "|---|---|---|",
+    ]
+    lines += [f"| `{d.address}` | {d.tags} | {d.meaning} |" for d in describe_status()]
+    lines += [
+        "",
+        "`<stage>` is a pipeline stage: `capture`, `pose`, `events`, `take`, `osc`, `style`, `midi`,",
+        "`audio`, `stream`, `preview`. A stage is stale when it is `running` or `recording` and has",
+        "handed nothing on for `stale_s` (default 2 s); `idle` counts as running (a take recorder",
+        "waiting for a cue). `ok` is 0 while anything is `stalled`, `stopped` or `ended`, or stale, so a",
+        "light or a QLab cue can watch one number. TouchDesigner's OSC In CHOP takes only numbers: it",
+        "reads `ok` and `uptime`; an **OSC In DAT** shows the per-stage rows with their state.",
+        "",
+    ]
+    return lines
+
+
+@dataclass
+class _Destination:
+    target: Target
+    address: tuple[Any, ...] | None = None
+    family: int = socket.AF_INET
+    resolve_after: float = 0.0
+    resolving: bool = False
+
+
+class StatusSender(Stage):
+    """Sends :func:`health` to each target every ``period_s`` (stage name ``status``).
+
+    Never blocks on the network: sockets are non-blocking, host names are looked up on a thread
+    of their own, and a failed send is counted in this stage's errors. Its own row is left out
+    of the status (its arrival is the sign of life); its frames count the statuses sent.
+    """
+
+    def __init__(
+        self,
+        stats: Stats,
+        targets: Sequence[Target],
+        period_s: float = 1.0,
+        *,
+        stale_s: float = 2.0,
+        max_datagram: int = 1472,
+        name: str = "status",
+    ) -> None:
+        if period_s <= 0:
+            raise ValueError(f"period_s: expected > 0, got {period_s}")
+        super().__init__(name, stats)
+        self.run_stats = stats
+        self.period_s = period_s
+        self.stale_s = stale_s
+        self.max_datagram = max_datagram
+        self.destinations = [_Destination(t) for t in targets]
+        self.sent = 0  # datagrams
+        self._sockets: dict[int, socket.socket] = {}
+        self._due = time.monotonic()
+
+    def step(self) -> None:
+        now = time.monotonic()
+        if now < self._due:
+            self._stop.wait(min(POLL_S, self._due - now))
+            return
+        self._due = max(self._due + self.period_s, now)  # a late one does not bunch the next ones up
+        self.send_now(now)
+
+    def health(self, now: float | None = None) -> Health:
+        return health(self.run_stats, now, self.stale_s, skip=self.name)
+
+    def send_now(self, now: float | None = None) -> int:
+        """Send one status to every target now; returns the datagrams sent."""
+        now = time.monotonic() if now is None else now
+        datagrams, oversize = pack_bundles(IMMEDIATELY, encode_health(self.health(now)), self.max_datagram)
+        if oversize:
+            self.report_error(f"{oversize} status message(s) larger than max_datagram {self.max_datagram}")
+        sent = 0
+        for d in self.destinations:
+            if self._resolve(d, now):
+                sent += self._send(d, datagrams)
+        self.sent += sent
+        self.stats.record(now, now)
+        return sent
+
+    # the network
+
+    def _socket(self, family: int) -> socket.socket:
+        sock = self._sockets.get(family)
+        if sock is None:
+            sock = socket.socket(family, socket.SOCK_DGRAM)
+            sock.setblocking(False)  # a slow network costs a status, never the stage's time
+            if family == socket.AF_INET:
+                with contextlib.suppress(OSError):  # a target may be a broadcast address
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+            self._sockets[family] = sock
+        return sock
+
+    def _resolve(self, d: _Destination, now: float) -> bool:
+        """True once the target's address is known; a name is looked up on a thread of its own."""
+        if d.address is not None:
+            return True
+        if now < d.resolve_after or d.resolving:
+            return False
+        try:  # an address literal needs no lookup
+            info = socket.getaddrinfo(
+                d.target.host, d.target.port, type=socket.SOCK_DGRAM, flags=socket.AI_NUMERICHOST
+            )
+            d.family, d.address = info[0][0], info[0][4]
+            return True
+        except OSError:
+            pass
+        d.resolving = True
+        threading.Thread(target=self._lookup, args=(d,), name="perform-status-dns", daemon=True).start()
+        return False
+
+    def _lookup(self, d: _Destination) -> None:
+        try:
+            info = socket.getaddrinfo(d.target.host, d.target.port, type=socket.SOCK_DGRAM)
+            d.family, d.address = info[0][0], info[0][4]
+        except OSError as exc:
+            d.resolve_after = time.monotonic() + _RESOLVE_RETRY_S
+            self.report_error(f"{d.target.label}: cannot resolve {d.target.host!r}: {exc}")
+        finally:
+            d.resolving = False
+
+    def _send(self, d: _Destination, datagrams: list[bytes]) -> int:
+        sock = self._socket(d.family)
+        sent = 0
+        for data in datagrams:
+            try:
+                sock.sendto(data, d.address)
+                sent += 1
+            except BlockingIOError:
+                self.report_error(f"{d.target.label}: send buffer full, status dropped")
+            except OSError as exc:
+                self.report_error(f"{d.target.label}: {exc.strerror or exc}")
+        return sent
+
+    def on_stop(self) -> None:
+        for sock in self._sockets.values():
+            sock.close()
+        self._sockets.clear()
