@@ -30,6 +30,7 @@ from perform.midi.out import MidiOutStage
 from perform.osc.out import OscOutStage, describe
 from perform.osc.remote import RemoteSourceStage, StreamOutStage
 from perform.osc.server import ControlServer
+from perform.osc.status import StatusSender, describe_status, status_targets
 from perform.pipeline import EventLog, Frame, Pipeline, Reader, Slot, Stats
 from perform.show.models import POSE_SOURCES, RemoteSource, Show, TakeSource, VirtualSource
 from perform.style.stage import Styled, StyleStage
@@ -130,6 +131,9 @@ class ShowPipeline(Pipeline):
             self.add(StreamOutStage(self.stats, self.poses, show.osc.stream, show.osc.max_datagram))
         if self.has_poses and show.midi.enabled and (show.midi.cc or show.midi.notes):
             self.add(MidiOutStage(self.stats, self.event_poses, self.events, show.midi))
+        self.status_targets = status_targets(show.osc)
+        if self.status_targets:  # per-stage health for TouchDesigner or QLab, once a second
+            self.add(StatusSender(self.stats, self.status_targets, max_datagram=show.osc.max_datagram))
         self.control: ControlServer | None = None
         budget = show.stages.stall_budget_s
         for stage in self.stages:
@@ -151,6 +155,8 @@ class ShowPipeline(Pipeline):
                 for t in self.show.osc.targets
                 for d in describe(t.effective_mapping)
             ]
+            if self.status_targets:
+                sends += [(d.address, d.tags, d.meaning) for d in describe_status()]
             server = ControlServer(
                 self.controls, c.port, c.host, http_port=c.http_port, sends=sends, max_delay_s=c.max_delay_s
             )

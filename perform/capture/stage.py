@@ -24,12 +24,18 @@ from perform.show.models import CaptureStage as CaptureSettings
 
 log = logging.getLogger(__name__)
 
+#: Images whose brightest sampled pixel is below this are dark, never "frozen".
+DARK = 24
+
 
 class _Grabber:
     """One opened source and the thread reading it."""
 
-    def __init__(self, source: Source, publish: Callable[[np.ndarray, float], None]) -> None:
+    def __init__(
+        self, source: Source, publish: Callable[[np.ndarray, float], None], frozen: bytes = b""
+    ) -> None:
         self.source = source
+        self.frozen = frozen  # the image a frozen camera kept repeating: not worth handing on
         self._publish = publish
         self.stop = threading.Event()
         self.frames = 0
@@ -37,7 +43,7 @@ class _Grabber:
         self.error: BaseException | None = None
         self.last_activity = time.monotonic()
         self.last_change = self.last_activity  # when the image last differed (frozen cameras)
-        self._signature = b""
+        self.signature = b""
         self.thread = threading.Thread(target=self._run, name="perform-grab", daemon=True)
         self.thread.start()
 
@@ -50,13 +56,17 @@ class _Grabber:
                 if result is None:
                     self.ended = True
                     return
+                if self.source.live:
+                    sample = np.ascontiguousarray(result[0][::16, ::16])
+                    signature = sample.tobytes()
+                    if signature == self.frozen:
+                        continue  # still frozen: counts as delivering nothing
+                    # a dark stage repeats black exactly on many sensors: that is not a frozen camera
+                    if signature != self.signature or sample.max() < DARK:
+                        self.signature, self.last_change = signature, time.monotonic()
                 self._publish(*result)
                 self.frames += 1
                 self.last_activity = time.monotonic()
-                if self.source.live:
-                    signature = np.ascontiguousarray(result[0][::16, ::16]).tobytes()
-                    if signature != self._signature:
-                        self._signature, self.last_change = signature, self.last_activity
         except Exception as exc:
             self.error = exc
 
@@ -86,6 +96,7 @@ class CaptureStage(Stage):
         self._delay = self.settings.reopen_delay_s
         self._retry_at = 0.0
         self._failing = False
+        self._frozen = b""
 
     def _publish(self, image: np.ndarray, t_capture: float) -> None:
         if self.transform is not None:
@@ -114,6 +125,7 @@ class CaptureStage(Stage):
         elif now - grabber.last_activity > self.settings.stall_timeout_s:
             self._fail(f"{self.source_name} delivered nothing for {now - grabber.last_activity:.1f} s")
         elif frozen is not None and grabber.source.live and now - grabber.last_change > frozen:
+            self._frozen = grabber.signature
             self._fail(f"{self.source_name} repeated one image for {now - grabber.last_change:.1f} s")
         elif grabber.frames:
             if self._failing:
@@ -138,7 +150,7 @@ class CaptureStage(Stage):
         else:
             self.stats.restarts += 1
             log.info("%s: reopened %s", self.name, source.name)
-        self._grabber = _Grabber(source, self._publish)
+        self._grabber = _Grabber(source, self._publish, self._frozen)
 
     def _fail(self, message: str) -> None:
         grabber = self._grabber

@@ -84,6 +84,7 @@ class Projector:
             self.recorder = VideoRecorder(record, config.width, config.height, config.fps)
         self.quit = False
         self.pose_stale = False
+        self.picture: moderngl.Texture | None = None  # what was shown last
         self.camera_lost = False
         self._resume: str | None = None
 
@@ -122,6 +123,7 @@ class Projector:
         )
         picture = self.renderer.draw(inputs)
         picture = self.camera_loss(picture, frame, now, show_time)
+        self.picture = picture
         self.upload_ms.add(self.renderer.canvas.upload_ms / 1000.0)
         pixels = self.renderer.read(picture) if self.recorder is not None or self._screenshot else None
         self.output.present(picture)

@@ -167,13 +167,13 @@ class CaptureStage(Model):
     """How the capture stage watches its source."""
 
     stall_timeout_s: float = Field(
-        2.0, gt=0, le=60, description="A source that delivers nothing for this long is reopened."
+        1.0, gt=0, le=60, description="A source that delivers nothing for this long is reopened."
     )
     reopen_delay_s: float = Field(
         0.5, ge=0, le=60, description="Wait before the first reopen after a failure."
     )
     reopen_max_delay_s: float = Field(
-        5.0, gt=0, le=300, description="Upper bound of the doubling wait between reopen attempts."
+        2.0, gt=0, le=300, description="Upper bound of the doubling wait between reopen attempts."
     )
     frozen_timeout_s: float | None = Field(
         3.0,
