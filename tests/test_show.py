@@ -112,3 +112,11 @@ def test_show_file_reference_is_up_to_date():
     assert (ROOT / "docs" / "show-file.md").read_text() == render(), (
         "docs/show-file.md is stale: python -m perform.show.doc > docs/show-file.md"
     )
+
+
+def test_scene_file_reference_is_up_to_date():
+    from perform.show.doc import render_scenes
+
+    assert (ROOT / "docs" / "scene-file.md").read_text() == render_scenes(), (
+        "docs/scene-file.md is stale: python -m perform.show.doc scenefile > docs/scene-file.md"
+    )

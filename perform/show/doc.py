@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import types
 import typing
 from typing import Any
 
@@ -33,6 +34,9 @@ def _tag(model: type[BaseModel]) -> str | None:
 
 
 def _type_name(annotation: Any) -> str:
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType) and not all(map(_is_model, args)):
+        return " \\| ".join(_type_name(a) for a in args)  # a number or a binding, ...
     models = _models_in(annotation)
     if models:
         tags = [_tag(m) for m in models]
@@ -89,18 +93,27 @@ def section(model: type[BaseModel]) -> list[str]:
             out.append(f"| `kind` | `{_tag(model)}` | **required** | Selects this kind. |")
         else:
             kind, default = _type_name(field.annotation), _default(field)
-            out.append(f"| `{name}` | {kind} | {default} | {field.description or ''} |")
+            out.append(f"| `{field.alias or name}` | {kind} | {default} | {field.description or ''} |")
     return [*out, ""]
 
 
-def render() -> str:
-    out = [HEADER, "# Show file reference\n"]
-    out.append(
-        "A show is a YAML file (see `config/`). Relative paths in it are relative to the file's own folder. "
-        "`perform check FILE` validates one; a mistake is reported with its file, line and option. "
-        "The top level is a [Show](#show).\n"
-    )
-    queue: list[type[BaseModel]] = [Show]
+SHOW_INTRO = (
+    "A show is a YAML file (see `config/`). Relative paths in it are relative to the file's own folder. "
+    "`perform check FILE` validates one; a mistake is reported with its file, line and option. "
+    "The top level is a [Show](#show).\n"
+)
+SCENE_INTRO = (
+    "A scene is a YAML file in `scenes/` (see the files there, and README's Scenes section for the "
+    "shader uniforms). Saving one while a show runs applies it within a second; a broken one keeps "
+    "the last good version on stage and is reported with its file and line. The top level is a "
+    "[SceneFile](#scenefile).\n"
+)
+
+
+def render(root: type[BaseModel] = Show, title: str = "Show file reference", intro: str = SHOW_INTRO) -> str:
+    header = HEADER if root is Show else HEADER.replace("perform.show.doc", f"perform.show.doc {_anchor(root)}")
+    out = [header, f"# {title}\n", intro]
+    queue: list[type[BaseModel]] = [root]
     done: list[type[BaseModel]] = []
     while queue:
         model = queue.pop(0)
@@ -113,5 +126,11 @@ def render() -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
+def render_scenes() -> str:
+    from perform.render.config import SceneFile
+
+    return render(SceneFile, "Scene file reference", SCENE_INTRO)
+
+
 if __name__ == "__main__":
-    sys.stdout.write(render())
+    sys.stdout.write(render_scenes() if sys.argv[1:] == ["scenefile"] else render())
