@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 from perform.capture import make_source
 from perform.devices import cameras
@@ -13,7 +14,7 @@ from perform.show.models import POSE_SOURCES, CameraSource, Show, TakeSource, Vi
 from perform.vision.take import read_take
 
 
-def check_show(show: Show) -> tuple[list[str], list[str]]:
+def check_show(show: Show, show_dir: Path | None = None) -> tuple[list[str], list[str]]:
     """``(problems, notes)``: problems make the show unable to run; notes are worth knowing."""
     problems: list[str] = []
     notes: list[str] = []
@@ -41,6 +42,8 @@ def check_show(show: Show) -> tuple[list[str], list[str]]:
             backend.close()
     if show.pose.enabled and not isinstance(source, POSE_SOURCES):
         problems.extend(_check_pose_models(show))
+    if show.render.enabled:
+        problems.extend(check_render(show, show_dir))
     if show.outputs.stats is not None:
         folder = show.outputs.stats.parent
         existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
@@ -74,3 +77,31 @@ def _check_pose_models(show: Show) -> list[str]:
     except Exception as exc:
         return [f"pose: the pose model does not load: {type(exc).__name__}: {exc}"]
     return []
+
+
+def check_render(show: Show, show_dir: Path | None) -> list[str]:
+    """Every scene the show can reach loads and every shader it uses compiles (headless GL)."""
+    from perform.render.gl import create_headless_context
+    from perform.render.renderer import Renderer
+
+    try:
+        ctx = create_headless_context()
+    except PerformError as exc:
+        return [f"render: {exc}"]
+    problems: list[str] = []
+    try:
+        renderer = Renderer(ctx, show.render, show_dir, on_error=problems.append)
+    except PerformError as exc:
+        ctx.release()
+        return [*problems, f"render: {exc}"]
+    names = [*renderer.order, *(t.scene for t in show.render.triggers)]
+    if show.render.input_loss.fallback != "black":
+        names.append(show.render.input_loss.fallback)
+    for name in dict.fromkeys(names):
+        try:
+            renderer.load_scene(renderer.scene_name(name), 0.0).release()
+        except PerformError as exc:
+            problems.append(f"render: {exc}")
+    renderer.release()
+    ctx.release()
+    return list(dict.fromkeys(problems))

@@ -90,12 +90,17 @@ def build_parser() -> argparse.ArgumentParser:
     devices = sub.add_parser("devices", help="list cameras, audio inputs, displays and MIDI ports")
     devices.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
-    bench = sub.add_parser("bench", help="measure the pipeline and write a report")
+    bench = sub.add_parser("bench", help="measure every stage and the whole pipeline, write a report")
     bench.add_argument("--quick", action="store_true", help="short runs (under a minute)")
     bench.add_argument(
         "--json", type=Path, default=Path("bench.json"), metavar="FILE", help="default: bench.json"
     )
-    bench.add_argument("--md", type=Path, metavar="FILE", help="also write the Markdown table here")
+    bench.add_argument("--md", type=Path, metavar="FILE", help="also write the Markdown tables here")
+    bench.add_argument(
+        "--only",
+        metavar="SECTION[,SECTION]",
+        help="run only these sections: core, pose, style, render, audio, osc, end_to_end, end_to_end_render",
+    )
     return parser
 
 
@@ -254,7 +259,7 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
     from perform.check import check_show
 
     show = _load(args.config, args.source)
-    problems, notes = check_show(show)
+    problems, notes = check_show(show, args.config.resolve().parent)
     for note in notes:
         console.print(f"[yellow]note:[/] {note}", highlight=False)
     for problem in problems:
@@ -310,10 +315,20 @@ def cmd_devices(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_bench(args: argparse.Namespace, console: Console) -> int:
-    from perform.bench import markdown, run_bench, write_json
+    from perform.bench import SECTIONS, markdown, run_bench, write_json
 
+    only = None
+    if args.only is not None:
+        only = [name.strip() for name in args.only.split(",") if name.strip()]
+        unknown = [name for name in only if name not in SECTIONS]
+        if unknown or not only:
+            raise PerformError(f"--only {args.only}: expected sections from {', '.join(SECTIONS)}")
     console.print(f"benchmarking ({'quick' if args.quick else 'full'}) ...")
-    result = run_bench(quick=args.quick)
+    result = run_bench(
+        quick=args.quick,
+        only=only,
+        progress=lambda name, s: console.print(f"  {name}: {s:g} s", highlight=False),
+    )
     table = markdown(result)
     write_json(args.json, result)
     if args.md is not None:

@@ -370,6 +370,7 @@ class ControlServer:
         self.add("/perform/scene", self._scene, "s", "Switch scene, by name (s) or index (i).")
         self.add("/perform/take/start", self._take_start, "s", "Start recording a take; optional path.")
         self.add("/perform/take/stop", self._take_stop, "", "Stop recording the take.")
+        self.add("/perform/screenshot", self._screenshot, "", "Save the stage picture as a PNG.")
         self.add("/perform/events/arm", self._events("events.arm"), "s", "Arm the named event.")
         self.add("/perform/events/disarm", self._events("events.disarm"), "s", "Disarm the named event.")
         self.add("/perform/query", self._query, "i", "Reply /perform/query/reply: addresses in and out.")
@@ -449,6 +450,10 @@ class ControlServer:
             self.controls.cue("take.start", args[0], source=_who(sender))
         elif _trigger(args):
             self.controls.cue("take.start", source=_who(sender))
+
+    def _screenshot(self, args: list[Any], sender: Sender) -> None:
+        if _trigger(args):
+            self.controls.cue("screenshot", source=_who(sender))
 
     def _take_stop(self, args: list[Any], sender: Sender) -> None:
         if _trigger(args):

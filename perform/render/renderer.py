@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import moderngl
@@ -65,7 +66,13 @@ class Scene:
 class Renderer:
     """Draws the current scene (and the one fading out) from the newest inputs."""
 
-    def __init__(self, ctx: moderngl.Context, config: Render, show_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        ctx: moderngl.Context,
+        config: Render,
+        show_dir: Path | None = None,
+        on_error: Callable[[str], None] | None = None,
+    ) -> None:
         self.ctx = ctx
         self.config = config
         self.size = (config.width, config.height)
@@ -73,6 +80,8 @@ class Renderer:
             ctx, search_folders("shaders", show_dir, config.folders)
         )
         self.scenes: Library[SceneFile] = scene_library(search_folders("scenes", show_dir, config.folders))
+        if on_error is not None:
+            self.shaders.on_error = self.scenes.on_error = on_error
         self.order = list(config.scenes) or self.scenes.names()
         if not self.order:
             where = ", ".join(str(f) for f in self.scenes.folders)
@@ -86,9 +95,10 @@ class Renderer:
         self.fading: Scene | None = None
         self.fade_start = 0.0
         self.fade_s = config.crossfade_s
-        self.current = self._build(config.scene or self.order[0], 0.0)
+        self.current = self.load_scene(config.scene or self.order[0], 0.0)
 
-    def _build(self, name: str, now: float) -> Scene:
+    def load_scene(self, name: str, now: float) -> Scene:
+        """A scene made live from its file's last good version; PerformError when it has none."""
         entry = self.scenes.get(name)
         if entry.value is None:
             raise PerformError(entry.error or f"scene {name!r} does not load")
@@ -112,7 +122,7 @@ class Renderer:
             name = self.scene_name(key)
             if name == self.current.name and self.fading is None:
                 return True
-            scene = self._build(name, now)
+            scene = self.load_scene(name, now)
         except PerformError as exc:
             log.warning("render: %s", exc)
             return False
