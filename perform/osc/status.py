@@ -80,8 +80,7 @@ class Health:
 
 def last_output(stats: StageStats) -> float | None:
     """``time.monotonic()`` when the stage last handed a frame on; None when it never has."""
-    times = stats.rate._times  # StageStats.record ticks its rate meter; nothing else keeps the time
-    return times[-1] if times else None
+    return stats.last_output
 
 
 def stage_address(name: str) -> str:

@@ -91,10 +91,13 @@ class StageStats:
     rate: RateMeter = field(default_factory=RateMeter)
     dropped_fn: Callable[[], int] | None = None
     state: str = "idle"
+    #: ``time.monotonic()`` of the last frame handed on (None: none yet).
+    last_output: float | None = None
 
     def record(self, t_capture: float, now: float | None = None) -> None:
         """Count one frame handed on, with its latency from capture."""
         now = time.monotonic() if now is None else now
+        self.last_output = now
         self.frames += 1
         self.latency.add(now - t_capture)
         self.rate.tick(now)
