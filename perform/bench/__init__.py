@@ -1,35 +1,98 @@
 """``perform bench``: every benchmark perform has, with the machine it ran on.
 
 Figures are p50/p95/p99 with a reference measured in the same process, never timed assertions.
+A section that cannot run here (no OpenGL, no model) is reported as skipped with the reason;
+the others still run.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import platform
+import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from perform import __version__
+from perform.bench import style as style_bench
 from perform.bench.audio import bench_audio
 from perform.bench.audio import markdown as audio_markdown
 from perform.bench.core import bench_core
+from perform.bench.core import markdown as core_markdown
 from perform.bench.e2e import bench_end_to_end
 from perform.bench.e2e import markdown as e2e_markdown
 from perform.bench.osc import bench_osc
 from perform.bench.osc import markdown as osc_markdown
 from perform.bench.pose import bench_pose
 from perform.bench.pose import markdown as pose_markdown
+from perform.bench.render import BUILTIN, bench_render, gl_info, scene_names
+from perform.bench.render import markdown as render_markdown
 from perform.bench.style import bench_style
 from perform.bench.style import markdown as style_markdown
+from perform.style.stage import pick_device
+
+log = logging.getLogger(__name__)
+
+#: Sections in the order they run and are reported; ``end_to_end_render`` adds a scene.
+SECTIONS = ("core", "pose", "style", "render", "audio", "osc", "end_to_end", "end_to_end_render")
+
+#: Style sizes in --quick on a CPU: the size of the CPU goal (15 fps at 320x180). One frame of
+#: the three networks takes 1.6 s at 640x360 and 5-9 s at 1280x720 on 2 cores, and bench_style
+#: warms up with two frames per size; full runs measure every size.
+QUICK_CPU_STYLE_SIZES = ((320, 180),)
+
+
+def _version(module: str) -> str | None:
+    try:
+        return str(__import__(module).__version__)
+    except Exception:
+        return None
+
+
+def _gpu() -> str | None:
+    """The first GPU's name from torch (CUDA), else from nvidia-smi, else None."""
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            return str(torch.cuda.get_device_name(0))
+    except Exception:
+        pass
+    try:
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    names = [line.strip() for line in out.stdout.splitlines() if line.strip()]
+    return names[0] if out.returncode == 0 and names else None
+
+
+def _gl() -> dict[str, str]:
+    """The headless OpenGL context's renderer and version, or why there is none."""
+    from perform.render.gl import create_headless_context
+
+    try:
+        ctx = create_headless_context()
+    except Exception as exc:
+        return {"renderer": "none", "problem": str(exc)}
+    try:
+        return gl_info(ctx)
+    finally:
+        ctx.release()
 
 
 def machine() -> dict[str, object]:
-    """Where a benchmark ran: host, CPU, cores, GPU and the versions that matter."""
+    """Where a benchmark ran: host, CPU, cores, GPU, OpenGL renderer and the versions that matter."""
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -38,84 +101,149 @@ def machine() -> dict[str, object]:
                 break
     except OSError:
         pass
-    info: dict[str, object] = {
+    return {
         "host": platform.node(),
         "os": platform.platform(),
         "cpu": cpu,
         "cores": os.cpu_count(),
+        "gpu": _gpu(),
+        "gl": _gl(),
         "python": platform.python_version(),
         "perform": __version__,
         "numpy": np.__version__,
         "opencv": cv2.__version__,
-        "gpu": None,
+        "torch": _version("torch"),
+        "mediapipe": _version("mediapipe"),
+        "moderngl": _version("moderngl"),
     }
+
+
+def _style(quick: bool) -> dict[str, object]:
+    if not quick or pick_device("auto").type != "cpu":
+        return bench_style(quick)
+    # bench_style has no sizes argument: --quick on a CPU leaves out 1280x720 (full runs have it)
+    sizes = style_bench.SIZES
+    style_bench.SIZES = QUICK_CPU_STYLE_SIZES
     try:
-        import torch
-
-        info["torch"] = torch.__version__
-        if torch.cuda.is_available():
-            info["gpu"] = torch.cuda.get_device_name(0)
-    except Exception:
-        info["torch"] = None
-    return info
+        result = bench_style(quick, frames=3)
+    finally:
+        style_bench.SIZES = sizes
+    left_out = [f"{w}x{h}" for w, h in sizes if (w, h) not in QUICK_CPU_STYLE_SIZES]
+    return {**result, "left_out": {"sizes": left_out, "reason": "--quick on a CPU"}}
 
 
-def run_bench(quick: bool = False) -> dict[str, object]:
-    """Every benchmark perform has, with the machine they ran on."""
+def _render_scene() -> str:
+    """The scene the end-to-end run draws: the first in scenes/, else the benchmark's own."""
+    names = scene_names([])
+    return names[0] if names else BUILTIN
+
+
+def sections(quick: bool) -> dict[str, Callable[[], object]]:
+    """Each section's run, with the lengths ``--quick`` uses (under a minute in all on 2 cores)."""
+    return {
+        "core": lambda: bench_core(quick, seconds=1.5 if quick else None),
+        "pose": lambda: bench_pose(quick, frames=5 if quick else None),
+        "style": lambda: _style(quick),
+        "render": lambda: bench_render(quick),
+        "audio": lambda: bench_audio(quick),
+        "osc": lambda: bench_osc(quick),
+        "end_to_end": lambda: bench_end_to_end(quick, seconds=2.0 if quick else None),
+        "end_to_end_render": lambda: bench_end_to_end(
+            quick, seconds=3.0 if quick else None, scene=_render_scene()
+        ),
+    }
+
+
+def run_bench(
+    quick: bool = False,
+    only: list[str] | None = None,
+    progress: Callable[[str, float], None] | None = None,
+) -> dict[str, object]:
+    """Every benchmark perform has (or those named in ``only``), with the machine they ran on.
+
+    ``progress`` is called with each section's name and seconds as it ends.
+    """
+    t0 = time.monotonic()
     started = time.strftime("%Y-%m-%d %H:%M:%S")
     result: dict[str, object] = {"machine": machine(), "time": started, "quick": quick}
-    result["core"] = bench_core(quick)
-    result["pose"] = bench_pose(quick)
-    result["style"] = bench_style(quick)
-    result["audio"] = bench_audio(quick)
-    result["osc"] = bench_osc(quick)
-    result["end_to_end"] = bench_end_to_end(quick)
+    seconds: dict[str, float] = {}
+    for name, run in sections(quick).items():
+        if only is not None and name not in only:
+            continue
+        t = time.monotonic()
+        try:
+            result[name] = run()
+        except Exception as exc:  # one section failing must not lose the others
+            log.warning("bench %s: %s: %s", name, type(exc).__name__, exc)
+            result[name] = {"skipped": f"{type(exc).__name__}: {exc}"}
+        seconds[name] = round(time.monotonic() - t, 1)
+        if progress is not None:
+            progress(name, seconds[name])
+    seconds["total"] = round(time.monotonic() - t0, 1)
+    result["seconds"] = seconds
     return result
 
 
-def markdown(result: dict) -> str:
-    """The benchmark result as a Markdown table, machine first."""
+def _skipped(value: object) -> str | None:
+    return value.get("skipped") if isinstance(value, dict) else None  # type: ignore[return-value]
+
+
+def header(result: dict) -> list[str]:
+    """The machine and versions a result came from."""
     m = result["machine"]
-    core = result["core"]
-    s = core["setup"]
-    lines = [
-        f"Machine: {m['cpu']}, {m['cores']} cores, GPU {m['gpu'] or 'none'}; "
-        f"Python {m['python']}, numpy {m['numpy']}, OpenCV {m['opencv']}, torch {m.get('torch')}; "
-        f"{result['time']}",
+    gl = m.get("gl") or {}
+    opengl = f"OpenGL {gl.get('renderer', '?')}" + (f" ({gl['version']})" if gl.get("version") else "")
+    if gl.get("problem"):
+        opengl += f" ({gl['problem']})"
+    mode = "quick" if result.get("quick") else "full"
+    took = result.get("seconds", {}).get("total")
+    return [
+        f"Machine: {m['cpu']}, {m['cores']} cores, GPU {m['gpu'] or 'none'}, {opengl}; {m['os']}",
         "",
-        f"Core: {s['frame']} at {s['fps']:g} fps, capture -> {s['hops']} pass-through stages, "
-        f"{s['seconds']:g} s each",
+        f"Versions: Python {m['python']}, perform {m['perform']}, torch {m.get('torch')}, "
+        f"mediapipe {m.get('mediapipe')}, moderngl {m.get('moderngl')}, numpy {m['numpy']}, "
+        f"OpenCV {m['opencv']}",
         "",
-        "| measure | p50 ms | p95 ms | p99 ms |",
-        "|---|---:|---:|---:|",
+        f"Run: {result['time']}, {mode}" + (f", {took:g} s" if took is not None else ""),
     ]
-    rows = [
-        ("capture: grab to published (slots)", core["slots"]["capture_ms"]),
-        ("one hop, latest-wins slot", core["slots"]["hop_ms"]),
-        ("one hop, reference queue.Queue(1)", core["reference_queue"]["hop_ms"]),
-        ("capture to sink (slots)", core["slots"]["end_to_end_ms"]),
-        ("capture to sink (reference)", core["reference_queue"]["end_to_end_ms"]),
-    ]
-    for name, p in rows:
-        lines.append(f"| {name} | {p['p50']:.3f} | {p['p95']:.3f} | {p['p99']:.3f} |")
-    r = core["hop_ratio_vs_queue"]
-    lines.append(f"| hop ratio slots / queue | {r['p50']} | {r['p95']} | {r['p99']} |")
-    lines.append("")
-    lines.append(
-        f"Frames: {core['slots']['frames']} captured, {core['slots']['delivered']} reached the sink, "
-        f"{core['slots']['dropped']} dropped on the way."
-    )
-    if "pose" in result:
-        lines += ["", "Pose: the bundled photograph on a dark stage; ours = backend + perception.", ""]
-        lines += pose_markdown(result["pose"])
-    if "style" in result:
-        lines += ["", *style_markdown(result["style"])]
-    if "audio" in result:
-        lines += ["", *audio_markdown(result["audio"])]
-    if "osc" in result:
-        lines += ["", *osc_markdown(result["osc"])]
-    if "end_to_end" in result:
-        lines += ["", *e2e_markdown(result["end_to_end"])]
+
+
+def _pose_markdown(rows: list[dict]) -> list[str]:
+    return ["The bundled photograph on a dark stage; ours = backend + perception.", "", *pose_markdown(rows)]
+
+
+def _style_with_note(result: dict) -> list[str]:
+    lines = style_markdown(result)
+    if "left_out" in result:
+        lo = result["left_out"]
+        lines += ["", f"Style sizes left out: {', '.join(lo['sizes'])} ({lo['reason']})."]
+    return lines
+
+
+TITLES: dict[str, tuple[str, Callable[..., list[str]]]] = {
+    "core": ("Core", core_markdown),
+    "pose": ("Pose", _pose_markdown),
+    "style": ("Style", _style_with_note),
+    "render": ("Render", render_markdown),
+    "audio": ("Audio", audio_markdown),
+    "osc": ("OSC", osc_markdown),
+    "end_to_end": ("End to end", e2e_markdown),
+    "end_to_end_render": ("End to end with rendering", e2e_markdown),
+}
+
+
+def markdown(result: dict) -> str:
+    """The benchmark result as Markdown: the machine, then a table per section."""
+    lines = header(result)
+    for name, (title, render) in TITLES.items():
+        if name not in result:
+            continue
+        lines += ["", f"### {title}", ""]
+        reason = _skipped(result[name])
+        lines += [f"Skipped: {reason}"] if reason else render(result[name])
+    seconds = result.get("seconds")
+    if seconds:
+        lines += ["", "Seconds per section: " + ", ".join(f"{k} {v:g}" for k, v in seconds.items())]
     return "\n".join(lines) + "\n"
 
 

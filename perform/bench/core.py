@@ -166,3 +166,32 @@ def bench_core(
         "reference_queue": reference,
         "hop_ratio_vs_queue": ratio,
     }
+
+
+def markdown(core: dict) -> list[str]:
+    """The core benchmark as Markdown lines."""
+    s = core["setup"]
+    lines = [
+        f"Core: {s['frame']} at {s['fps']:g} fps, capture -> {s['hops']} pass-through stages, "
+        f"{s['seconds']:g} s each",
+        "",
+        "| measure | p50 ms | p95 ms | p99 ms |",
+        "|---|---:|---:|---:|",
+    ]
+    rows = [
+        ("capture: grab to published (slots)", core["slots"]["capture_ms"]),
+        ("one hop, latest-wins slot", core["slots"]["hop_ms"]),
+        ("one hop, reference queue.Queue(1)", core["reference_queue"]["hop_ms"]),
+        ("capture to sink (slots)", core["slots"]["end_to_end_ms"]),
+        ("capture to sink (reference)", core["reference_queue"]["end_to_end_ms"]),
+    ]
+    for name, p in rows:
+        lines.append(f"| {name} | {p['p50']:.3f} | {p['p95']:.3f} | {p['p99']:.3f} |")
+    r = core["hop_ratio_vs_queue"]
+    lines.append(f"| hop ratio slots / queue | {r['p50']} | {r['p95']} | {r['p99']} |")
+    lines.append("")
+    lines.append(
+        f"Frames: {core['slots']['frames']} captured, {core['slots']['delivered']} reached the sink, "
+        f"{core['slots']['dropped']} dropped on the way."
+    )
+    return lines
