@@ -31,6 +31,11 @@ _ERROR_LINE = re.compile(
     r"^\s*(?:ERROR:\s*)?\d+[:(](\d+)\)?(?:\(\d+\))?\s*:\s*(?:error\s*[A-Z]?\d*\s*:?\s*)?(.*)$"
 )
 
+_VERSION_LINE = re.compile(r"^[ \t]*#[ \t]*version\b", re.MULTILINE)
+
+#: Headings of moderngl's error text, not errors themselves.
+_BANNERS = ("GLSL Compiler failed", "GLSL Linker failed", "fragment_shader", "vertex_shader", "Program")
+
 
 class ShaderError(PerformError):
     """A shader that does not compile: ``path:line: message`` for the first error."""
@@ -48,8 +53,9 @@ def parse_gl_error(log: str) -> tuple[int | None, str]:
         if m and ("error" in raw.lower() or raw.strip().startswith("ERROR")):
             return int(m.group(1)), m.group(2).strip()
     lines = [s.strip() for s in log.splitlines() if s.strip() and not set(s.strip()) <= {"="}]
-    lines = [s for s in lines if s not in ("GLSL Compiler failed", "fragment_shader", "vertex_shader")]
-    return None, lines[0] if lines else "does not compile"
+    lines = [s for s in lines if s not in _BANNERS]
+    # a link error has no line: Mesa "error: fragment shader lacks `main'"
+    return None, re.sub(r"^error:\s*", "", lines[0], flags=re.IGNORECASE) if lines else "does not compile"
 
 
 def fragment_source(user_source: str, defines: dict[str, str] | None = None) -> str:
@@ -60,6 +66,10 @@ def fragment_source(user_source: str, defines: dict[str, str] | None = None) -> 
 
 def compile_fragment(ctx: moderngl.Context, source: str, path: Path) -> moderngl.Program:
     """Compile a shaders/ fragment shader (with the prelude); :class:`ShaderError` names path:line."""
+    version = _VERSION_LINE.search(source)
+    if version is not None:  # the driver would say "#version must appear on the first line"
+        line = source.count("\n", 0, version.start()) + 1
+        raise ShaderError(path, line, f"remove this line: perform puts {GLSL_VERSION.strip()!r} first")
     try:
         return ctx.program(vertex_shader=VERTEX, fragment_shader=fragment_source(source))
     except moderngl.Error as exc:

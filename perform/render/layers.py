@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import TYPE_CHECKING
 
 import moderngl
 import numpy as np
 
+from perform.errors import PerformError
 from perform.render import config as cfg
 from perform.render.bindings import Bound, Inputs, constant_or_bound, resolve
 from perform.render.gl import Target, set_uniform
@@ -15,6 +17,8 @@ from perform.vision.types import CONNECTIONS, LM
 
 if TYPE_CHECKING:
     from perform.render.canvas import Canvas
+
+log = logging.getLogger(__name__)
 
 #: One colour per performer slot (1, 2, ...), repeating.
 PALETTE = np.array(
@@ -63,9 +67,9 @@ def fit_scale(image: tuple[int, int], out: tuple[int, int], fit: cfg.Fit) -> tup
     if fit == "stretch":
         return 1.0, 1.0
     r = (image[0] / image[1]) / (out[0] / out[1])  # > 1: the image is wider than the output
-    if (fit == "cover") == (r > 1):
-        return (1.0 / r, 1.0) if fit == "cover" else (1.0, 1.0)
-    return (1.0, r) if fit == "contain" else (1.0, 1.0 / r) if r < 1 else (1.0, 1.0)
+    if r > 1:  # cover crops the sides, contain adds bars above and below
+        return (1.0 / r, 1.0) if fit == "cover" else (1.0, r)
+    return (1.0, r) if fit == "cover" else (1.0 / r, 1.0)  # crop top and bottom, or bars at the sides
 
 
 class ImageLayer(OwnTarget):
@@ -88,7 +92,7 @@ class ImageLayer(OwnTarget):
         set_uniform(prog, "mode", mode)
         if isinstance(spec, cfg.MaskLayer):
             set_uniform(prog, "colour", spec.colour)
-            half = spec.softness / 2
+            half = max(spec.softness / 2, 1e-3)  # smoothstep needs edge0 < edge1 (undefined otherwise)
             set_uniform(prog, "edge", (spec.threshold - half, spec.threshold + half))
         source.use(0)
         rf.mask.use(1)
@@ -268,6 +272,13 @@ class ShaderLayer(Layer):
         super().__init__(spec, rf)
         self.entry = rf.shaders.get(spec.shader)
         self.uniforms = {k: constant_or_bound(v) for k, v in spec.uniforms.items()}
+        self._refused: set[tuple[int, str]] = set()
+        if self.entry.value is not None:
+            for name, value in self.uniforms.items():
+                try:
+                    uniform_value(self.entry.value, name, 0.0 if isinstance(value, Bound) else value)
+                except ValueError as exc:
+                    raise PerformError(f"uniform {name!r} of {self.entry.path}: {exc}") from None
         self.targets = [Target.make(rf.ctx, rf.size), Target.make(rf.ctx, rf.size)]
         for t in self.targets:
             t.fbo.clear(0, 0, 0, 0)
@@ -278,12 +289,19 @@ class ShaderLayer(Layer):
         if prog is None:
             return None
         vao = self.vaos.get(id(prog))
-        if vao is None:
+        if vao is None:  # a new program (hot reload): the old one's vertex array goes with it
+            for old in self.vaos.values():
+                old.release()
             self.vaos = {id(prog): rf.ctx.vertex_array(prog, [(rf.quad_vbo, "2f", "in_pos")])}
             vao = self.vaos[id(prog)]
         rf.standard_uniforms(prog)
         for name, value in self.uniforms.items():
-            set_uniform(prog, name, resolve(value, rf.inputs, rf.dt))
+            try:
+                set_uniform(prog, name, uniform_value(prog, name, resolve(value, rf.inputs, rf.dt)))
+            except ValueError as exc:  # a reloaded shader changed the uniform's type: leave it unset
+                if (id(prog), name) not in self._refused:
+                    self._refused.add((id(prog), name))
+                    log.warning("uniform %r of %s: %s", name, self.entry.path, exc)
         out, previous = self.targets
         below.use(0)
         previous.texture.use(4)
@@ -297,6 +315,28 @@ class ShaderLayer(Layer):
             vao.release()
         for t in self.targets:
             t.release()
+
+
+def uniform_value(
+    program: moderngl.Program, name: str, value: float | tuple[float, ...]
+) -> float | int | tuple[float | int, ...] | np.ndarray | None:
+    """A scene's number(s) in the form the program's uniform ``name`` takes (None: not used).
+
+    Raises ValueError saying what was expected when the count does not fit.
+    """
+    member = program._members.get(name)
+    if not isinstance(member, moderngl.Uniform):
+        return None
+    numbers = value if isinstance(value, tuple) else (value,)
+    whole = member.fmt[-1] in "iI"  # int, uint and bool (vectors), samplers: scene numbers are floats
+    want = member.dimension * member.array_length  # a driver may keep only the used head of an array
+    if len(numbers) != want and not (member.array_length > 1 and len(numbers) > want):
+        raise ValueError(f"expected {want} number{'s' if want > 1 else ''}, got {len(numbers)}")
+    if member.array_length > 1:
+        return np.rint(numbers).astype("i4") if whole else np.asarray(numbers, "f4")
+    if whole:
+        numbers = tuple(round(x) for x in numbers)
+    return numbers[0] if want == 1 else numbers
 
 
 def make_layer(spec: cfg.LayerBase, rf: Canvas) -> Layer:
