@@ -223,13 +223,15 @@ def cmd_render(args: argparse.Namespace, console: Console, warnings: object) -> 
     if args.out.suffix.lower() not in (".mp4", ".mov", ".mkv"):
         raise PerformError(f"--out {args.out}: expected a video file name ending in .mp4, .mov or .mkv")
     folders: list[Path] = []
+    files: list[Path] = []
     scene = args.scene
     if scene.endswith((".yaml", ".yml")):
         path = Path(scene)
         if not path.is_file():
             raise PerformError(f"{path}: no such scene file")
-        folders.append(path.resolve().parent.parent)
-        scene = path.stem
+        files.append(path.resolve())
+        folders += [path.resolve().parent, path.resolve().parent.parent]  # for its shaders/
+        scene = path.name.rsplit(".", 1)[0]
     if args.show is not None:
         show = _load(args.show, args.source)
         show_dir = args.show.resolve().parent
@@ -239,7 +241,13 @@ def cmd_render(args: argparse.Namespace, console: Console, warnings: object) -> 
         show_dir = Path.cwd()
     if "loop" in type(show.source).model_fields:  # a file renders once, then the video ends
         show = show.model_copy(update={"source": show.source.model_copy(update={"loop": False})})
-    update: dict[str, object] = {"enabled": True, "scene": scene, "scenes": [scene], "folders": folders}
+    update: dict[str, object] = {
+        "enabled": True,
+        "scene": scene,
+        "scenes": [scene],
+        "folders": folders,
+        "scene_files": files,
+    }
     if args.size is not None:
         try:
             w, h = (int(v) for v in args.size.lower().split("x"))

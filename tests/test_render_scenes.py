@@ -20,15 +20,6 @@ BAD_SCENES = sorted((ROOT / "tests" / "data" / "bad_scenes").glob("*.yaml"))
 BAD_SHADERS = sorted((ROOT / "tests" / "data" / "bad_shaders").glob("*.glsl"))
 
 #: Bad scene files whose message perform.show.loader gets wrong today (the reason says how).
-LOADER_BUGS = {
-    "binding_without_from": "loader.locate stops at pydantic's union label: 'layers[0].opacity.float' on "
-    "the opacity line, the real reason only on a second line",
-    "empty_binding_range": "loader.locate stops at pydantic's union label: 'layers[0].opacity.float' on "
-    "the opacity line, the real reason only on a second line",
-    "shader_without_name": "loader.locate takes the union tag 'shader' for the field 'shader' and drops it",
-    "uniform_not_a_number": "loader.locate takes the union tag 'shader' for the key 'shader' and names "
-    "layers[0].shader",
-}
 
 
 @pytest.fixture(scope="module")
@@ -80,14 +71,7 @@ def test_shipped_scene_renders_a_picture(ctx, path):
 # -- bad inputs ---------------------------------------------------------------------------------
 
 
-def _bad_scene_params():
-    for path in BAD_SCENES:
-        bug = LOADER_BUGS.get(path.stem)
-        marks = [pytest.mark.xfail(strict=True, reason=bug)] if bug else []
-        yield pytest.param(path, id=path.stem, marks=marks)
-
-
-@pytest.mark.parametrize("path", list(_bad_scene_params()))
+@pytest.mark.parametrize("path", [pytest.param(p, id=p.stem) for p in BAD_SCENES])
 def test_bad_scene_files_get_one_clear_message(path):
     line, text = expectation(path, "#")
     with pytest.raises(ConfigError) as info:
@@ -101,7 +85,6 @@ def test_bad_scene_files_get_one_clear_message(path):
 
 def test_bad_scene_corpus_is_large_enough():
     assert len(BAD_SCENES) >= 12
-    assert set(LOADER_BUGS) <= {p.stem for p in BAD_SCENES}
 
 
 @pytest.mark.parametrize("path", BAD_SHADERS, ids=[p.stem for p in BAD_SHADERS])

@@ -188,6 +188,10 @@ class Render(Model):
         description="Extra folders holding scenes/ and shaders/, searched before the show's "
         "folder (and its parent) and perform's own.",
     )
+    scene_files: list[Path] = Field(
+        default_factory=list,
+        description="Scene files outside the scenes/ folders, by path; each is named after its file.",
+    )
     width: int = Field(1280, ge=16, le=7680, description="Width of the picture in pixels.")
     height: int = Field(720, ge=16, le=4320, description="Height of the picture in pixels.")
     fps: float = Field(30.0, gt=0, le=240, description="Frames drawn per second (at most).")
@@ -203,7 +207,9 @@ class Render(Model):
     _resolve_paths = field_validator("record", "screenshots")(
         lambda v, info: None if v is None else _resolve(v, info)
     )
-    _resolve_folders = field_validator("folders")(lambda v, info: [_resolve(p, info) for p in v])
+    _resolve_folders = field_validator("folders", "scene_files")(
+        lambda v, info: [_resolve(p, info) for p in v]
+    )
 
     @model_validator(mode="after")
     def _start_in_list(self) -> Render:

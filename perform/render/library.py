@@ -77,8 +77,18 @@ class Library(Generic[T]):
                 return p
         return None
 
-    def get(self, name: str) -> Entry[T]:
-        """The entry for ``name``, loaded on first use; raises :class:`PerformError` when missing."""
+    def register(self, path: Path) -> str:
+        """Make a file outside the folders known by its name (the file name without suffix)."""
+        name = path.name[: -len(self.suffix)] if path.name.endswith(self.suffix) else path.stem
+        self.entries[name] = Entry(path.resolve())
+        return name
+
+    def get(self, name: str, report: bool = True) -> Entry[T]:
+        """The entry for ``name``, loaded on first use; raises :class:`PerformError` when missing.
+
+        ``report=False``: a file that does not load on first use is not reported (the caller
+        raises its ``error``), so the message is said once.
+        """
         entry = self.entries.get(name)
         if entry is None:
             path = self.find(name)
@@ -88,14 +98,15 @@ class Library(Generic[T]):
                 kind = "shader" if self.suffix == ".glsl" else "scene"
                 raise PerformError(f"no {kind} {name!r} ({name}{self.suffix}) in {where}; found: {have}")
             entry = self.entries[name] = Entry(path)
-            self._refresh(entry)
+        if entry.mtime == -1.0:
+            self._refresh(entry, report)
         return entry
 
     def poll(self) -> list[str]:
         """Reload every entry whose file changed; the names that got a new good value."""
         return [name for name, entry in self.entries.items() if self._refresh(entry)]
 
-    def _refresh(self, entry: Entry[T]) -> bool:
+    def _refresh(self, entry: Entry[T], report: bool = True) -> bool:
         try:
             mtime = entry.path.stat().st_mtime_ns / 1e9
         except OSError:
@@ -109,13 +120,14 @@ class Library(Generic[T]):
             message = str(exc)
             if entry.value is not None:
                 message += " (keeping the last good version on stage)"
-            if message != entry.error:
+            if message != entry.error and report:
                 self.on_error(message)
             entry.error = message
             return False
         except OSError as exc:
             entry.error = f"{entry.path}: cannot read: {exc.strerror}"
-            self.on_error(entry.error)
+            if report:
+                self.on_error(entry.error)
             return False
         if entry.error is not None and entry.value is not None:
             log.info("%s: fixed, back on stage", entry.path)

@@ -122,7 +122,7 @@ class Projector:
             fired=fired,
         )
         picture = self.renderer.draw(inputs)
-        picture = self.camera_loss(picture, frame, now, show_time)
+        picture = self.camera_loss(picture, frame, poses, now, show_time)
         self.picture = picture
         self.upload_ms.add(self.renderer.canvas.upload_ms / 1000.0)
         pixels = self.renderer.read(picture) if self.recorder is not None or self._screenshot else None
@@ -163,11 +163,21 @@ class Projector:
         return replace(poses, bodies=tuple(bodies), features=features, mask=mask), features
 
     def camera_loss(
-        self, picture: moderngl.Texture, frame: Frame | None, now: float, show_time: float
+        self,
+        picture: moderngl.Texture,
+        frame: Frame | None,
+        poses: Poses | None,
+        now: float,
+        show_time: float,
     ) -> moderngl.Texture:
-        """Hold the last image for ``hold_s``, then fade to black or switch to the fallback scene."""
+        """Hold the last image for ``hold_s``, then fade to black or switch to the fallback scene.
+
+        The input is what comes first: camera images, or poses from a source that has no camera
+        (virtual performers, a take, remote machines).
+        """
         loss = self.config.input_loss
-        age = now - (frame.t_capture if frame is not None else self.t0)
+        newest = max((x.t_capture for x in (frame, poses) if x is not None), default=self.t0)
+        age = now - newest
         lost = age > loss.hold_s
         if lost != self.camera_lost:
             self.camera_lost = lost

@@ -82,7 +82,8 @@ class Renderer:
         self.scenes: Library[SceneFile] = scene_library(search_folders("scenes", show_dir, config.folders))
         if on_error is not None:
             self.shaders.on_error = self.scenes.on_error = on_error
-        self.order = list(config.scenes) or self.scenes.names()
+        files = [self.scenes.register(p) for p in config.scene_files]
+        self.order = list(config.scenes) or list(dict.fromkeys([*files, *self.scenes.names()]))
         if not self.order:
             where = ", ".join(str(f) for f in self.scenes.folders)
             raise PerformError(f"render: no scene files (*.yaml) in {where}")
@@ -99,7 +100,7 @@ class Renderer:
 
     def load_scene(self, name: str, now: float) -> Scene:
         """A scene made live from its file's last good version; PerformError when it has none."""
-        entry = self.scenes.get(name)
+        entry = self.scenes.get(name, report=False)
         if entry.value is None:
             raise PerformError(entry.error or f"scene {name!r} does not load")
         return Scene(name, entry.value, self.canvas, now, entry.version)

@@ -111,7 +111,9 @@ SCENE_INTRO = (
 
 
 def render(root: type[BaseModel] = Show, title: str = "Show file reference", intro: str = SHOW_INTRO) -> str:
-    header = HEADER if root is Show else HEADER.replace("perform.show.doc", f"perform.show.doc {_anchor(root)}")
+    header = (
+        HEADER if root is Show else HEADER.replace("perform.show.doc", f"perform.show.doc {_anchor(root)}")
+    )
     out = [header, f"# {title}\n", intro]
     queue: list[type[BaseModel]] = [root]
     done: list[type[BaseModel]] = []

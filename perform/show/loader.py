@@ -132,16 +132,20 @@ def locate(root: yaml.Node, loc: Sequence[int | str]) -> tuple[int, str]:
     node = root
     line = root.start_mark.line + 1
     names: list[str] = []
-    for part in loc:
+    tagged: yaml.Node | None = None  # the mapping whose union tag has been passed
+    for n, part in enumerate(loc):
         if isinstance(node, yaml.MappingNode):
+            if node is not tagged and _is_union_tag(node, part):
+                tagged = node
+                continue
             for key, value in node.value:
                 if isinstance(key, yaml.ScalarNode) and key.value == str(part):
                     node, line = value, key.start_mark.line + 1
                     names.append(str(part))
                     break
             else:
-                if _is_union_tag(node, part):
-                    continue
+                if n + 1 < len(loc) or not _is_field(part):
+                    continue  # a union member's label (float, Binding): not part of the file
                 names.append(str(part))  # a missing field: report the enclosing mapping's line
                 break
         elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
@@ -247,3 +251,12 @@ def _tag(model: type[BaseModel]) -> str | None:
 
 def _kind(data: object) -> str:
     return "nothing" if data is None else type(data).__name__
+
+
+def _is_field(part: int | str) -> bool:
+    return (
+        isinstance(part, str)
+        and part.isidentifier()
+        and not part[:1].isupper()
+        and part not in ("float", "int", "str", "bool")
+    )
