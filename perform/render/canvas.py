@@ -202,6 +202,7 @@ class Canvas:
         values: dict[str, object] = {
             "u_time": inputs.show_time - self.scene_start,
             "u_show_time": inputs.show_time,
+            "u_delta": float(self.dt),
             "u_resolution": (float(self.size[0]), float(self.size[1])),
             "u_below": 0,
             "u_camera": 1,

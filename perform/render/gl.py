@@ -127,8 +127,9 @@ class Target:
     fbo: moderngl.Framebuffer
 
     @classmethod
-    def make(cls, ctx: moderngl.Context, size: tuple[int, int]) -> Target:
-        texture = ctx.texture(size, 4)
+    def make(cls, ctx: moderngl.Context, size: tuple[int, int], dtype: str = "f1") -> Target:
+        """``dtype`` f1 (8 bits) or f2 (half floats: feedback that decays slowly reaches black)."""
+        texture = ctx.texture(size, 4, dtype=dtype)
         texture.filter = (moderngl.LINEAR, moderngl.LINEAR)
         texture.repeat_x = texture.repeat_y = False
         return cls(texture, ctx.framebuffer(color_attachments=[texture]))

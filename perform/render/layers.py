@@ -279,7 +279,11 @@ class ShaderLayer(Layer):
                     uniform_value(self.entry.value, name, 0.0 if isinstance(value, Bound) else value)
                 except ValueError as exc:
                     raise PerformError(f"uniform {name!r} of {self.entry.path}: {exc}") from None
-        self.targets = [Target.make(rf.ctx, rf.size), Target.make(rf.ctx, rf.size)]
+        # feedback decaying by a few % a frame sticks above black in 8 bits: half floats for those
+        program = self.entry.value
+        feedback = program is not None and "u_previous" in program
+        dtype = "f2" if feedback else "f1"
+        self.targets = [Target.make(rf.ctx, rf.size, dtype), Target.make(rf.ctx, rf.size, dtype)]
         for t in self.targets:
             t.fbo.clear(0, 0, 0, 0)
         self.vaos: dict[int, moderngl.VertexArray] = {}

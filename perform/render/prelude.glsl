@@ -9,6 +9,7 @@ out vec4 fragColor;
 
 uniform float u_time;                      // seconds since the scene started showing
 uniform float u_show_time;                 // seconds since the show started
+uniform float u_delta;                     // seconds since the previous frame (frame-rate independent decay)
 uniform vec2 u_resolution;                 // output size in pixels
 uniform sampler2D u_below;                 // the picture of the layers below this one
 uniform sampler2D u_camera;                // newest camera image

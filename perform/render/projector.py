@@ -69,6 +69,9 @@ class Projector:
             audio,
         )
         self.cues = controls.listen()
+        # read with latest(), never waited on; the reader only says "an image is wanted", so
+        # sources without a camera (virtual performers, takes) draw one for camera layers
+        self._wants_frames = frames.reader("render")
         self.events = events.cursor() if events is not None else None
         self.frame_to_render = LatencyHistogram()
         self.pose_to_render = LatencyHistogram()
