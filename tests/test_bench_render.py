@@ -63,6 +63,18 @@ def test_render_bench_measures_every_scene_size_upload_and_readback():
     assert "| wrist |" in text and "skipped" in text and "readback 96x54" in text
 
 
+def test_quick_render_bench_draws_the_larger_size_for_the_built_in_scene_only():
+    _gl_or_skip()
+    result = bench_render(
+        quick=True, sizes=TINY, frames=2, scenes=[BUILTIN, "skeleton"], folders=[RENDER_DATA]
+    )
+    rows = {r["scene"]: r for r in result["scenes"]}
+    assert set(rows[BUILTIN]["sizes"]) == {"64x36", "96x54"}
+    assert set(rows["skeleton"]["sizes"]) == {"64x36"}
+    text = "\n".join(bench.render_markdown(result))
+    assert "| skeleton | " in text and "| - | - |" in text and "--quick" in text
+
+
 def test_render_bench_without_gl_is_skipped_with_the_reason(monkeypatch):
     from perform.bench import render
     from perform.errors import PerformError
@@ -86,7 +98,9 @@ def _quick_but_tiny(monkeypatch):
         monkeypatch.setattr(bench, name, fails)
     monkeypatch.setattr(bench, "bench_core", functools.partial(bench_core, seconds=0.3, width=160, height=90))
     monkeypatch.setattr(
-        bench, "bench_render", functools.partial(bench_render, sizes=TINY[:1], frames=1, warmup=1)
+        bench,
+        "bench_render",
+        functools.partial(bench_render, sizes=TINY[:1], frames=1, warmup=1, scenes=[BUILTIN]),
     )
 
 

@@ -125,7 +125,7 @@ def _style(quick: bool) -> dict[str, object]:
     sizes = style_bench.SIZES
     style_bench.SIZES = QUICK_CPU_STYLE_SIZES
     try:
-        result = bench_style(quick, frames=3)
+        result = bench_style(quick, frames=2)
     finally:
         style_bench.SIZES = sizes
     left_out = [f"{w}x{h}" for w, h in sizes if (w, h) not in QUICK_CPU_STYLE_SIZES]
@@ -142,7 +142,7 @@ def sections(quick: bool) -> dict[str, Callable[[], object]]:
     """Each section's run, with the lengths ``--quick`` uses (under a minute in all on 2 cores)."""
     return {
         "core": lambda: bench_core(quick, seconds=1.5 if quick else None),
-        "pose": lambda: bench_pose(quick, frames=5 if quick else None),
+        "pose": lambda: bench_pose(quick, frames=3 if quick else None),
         "style": lambda: _style(quick),
         "render": lambda: bench_render(quick),
         "audio": lambda: bench_audio(quick),

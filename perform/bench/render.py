@@ -265,6 +265,7 @@ def bench_render(
 
     ``scenes`` defaults to every scene found: the built-in one, those in ``folders`` (each
     holding scenes/ and shaders/, as ``render.folders`` in a show) and perform's scenes/.
+    ``quick`` draws only the built-in scene at the sizes after the first.
     ``budget_s`` caps the measured time per scene and size (at least 2 frames are measured),
     so that a scene slow on a software rasteriser cannot stretch the run.
     """
@@ -289,10 +290,12 @@ def bench_render(
             rows: list[dict[str, object]] = []
             for name in names:
                 row: dict[str, object] = {"scene": name, "builtin": name == BUILTIN}
+                # --quick: the larger sizes for the built-in scene only (a minute in all)
+                scene_sizes = sizes if not quick or name == BUILTIN else sizes[:1]
                 try:
                     row["sizes"] = {
                         f"{w}x{h}": _scene(ctx, name, (w, h), search, inputs, warmup, frames, budget_s)
-                        for w, h in sizes
+                        for w, h in scene_sizes
                     }
                 except PerformError as exc:
                     row["skipped"] = str(exc)
@@ -306,6 +309,7 @@ def bench_render(
             }
             readback = {f"{w}x{h}": _readback(ctx, (w, h), n) for w, h in sizes}
             return {
+                "quick": quick,
                 "gl": gl_info(ctx),
                 "inputs": {
                     "camera": f"the bundled photograph with 2 people, {CAMERA[0]}x{CAMERA[1]} RGB uint8",
@@ -332,11 +336,12 @@ def markdown(result: dict) -> list[str]:
     sizes = sorted(
         {s for r in result["scenes"] for s in r.get("sizes", {})}, key=lambda s: int(s.split("x")[0])
     )
+    warmup = f"{result['warmup']} warm-up frame" + ("s" if result["warmup"] != 1 else "")
     lines = [
-        f"Render on {gl['renderer']} ({gl['version']}): ms/frame with ctx.finish(), after "
-        f"{result['warmup']} warm-up frames. Camera: {inp['camera']}; {inp['performers']} virtual "
-        f"performers' poses; a {inp['mask']} mask; all new every frame. *vs blit*: the scene over one "
-        "full-screen pass at the same size in the same run.",
+        f"Render on {gl['renderer']} ({gl['version']}): ms/frame with ctx.finish(), after {warmup}. "
+        f"Camera: {inp['camera']}; {inp['performers']} virtual performers' poses; a {inp['mask']} "
+        "mask; all new every frame. *vs blit*: the scene over one full-screen pass at the same size "
+        "in the same run.",
         "",
         "| scene | " + " | ".join(f"{s} p50 / p95 / p99 ms | vs blit" for s in sizes) + " | frames |",
         "|---|" + "---|---:|" * len(sizes) + "---:|",
@@ -348,19 +353,24 @@ def markdown(result: dict) -> list[str]:
             continue
         cells, counts = [], []
         for s in sizes:
-            m = r["sizes"][s]
+            m = r["sizes"].get(s)
+            if m is None:
+                cells.append("- | -")
+                continue
             ms = m["ms"]
             cells.append(f"{ms['p50']:.2f} / {ms['p95']:.2f} / {ms['p99']:.2f} | {m['vs_blit_p50']}")
             counts.append(str(m["frames"]))
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {'/'.join(counts)} |")
-    blits = [
-        f"{s} {min(r['sizes'][s]['blit_ms']['p50'] for r in result['scenes'] if 'sizes' in r):.2f} ms"
-        for s in sizes
-    ]
-    if any("sizes" in r for r in result["scenes"]):
+    blits = []
+    for s in sizes:
+        best = min(r["sizes"][s]["blit_ms"]["p50"] for r in result["scenes"] if s in r.get("sizes", {}))
+        blits.append(f"{s} {best:.2f} ms")
+    if blits:
+        lines += ["", f"One full-screen blit pass (lowest p50 over the scenes' runs): {', '.join(blits)}."]
+    if result.get("quick"):
         lines += [
             "",
-            "One full-screen blit pass (lowest p50 over the scenes' runs): " + ", ".join(blits) + ".",
+            "--quick: the larger size for the built-in scene only; full runs draw every scene.",
         ]
     lines += [
         "",
