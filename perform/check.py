@@ -95,8 +95,8 @@ def check_render(show: Show, show_dir: Path | None) -> list[str]:
         ctx.release()
         return [*problems, f"render: {exc}"]
     names = [*renderer.order, *(t.scene for t in show.render.triggers)]
-    if show.render.input_loss.fallback != "black":
-        names.append(show.render.input_loss.fallback)
+    if show.input_loss.fallback != "black":
+        names.append(show.input_loss.fallback)
     for name in dict.fromkeys(names):
         try:
             renderer.load_scene(renderer.scene_name(name), 0.0).release()

@@ -120,7 +120,9 @@ class ShowPipeline(Pipeline):
             self.add(TakeRecorder(self.stats, self.poses, take_path, take_masks, show.name, self.controls))
         self.osc: OscOutStage | None = None
         if self.has_poses and show.osc.enabled and show.osc.targets:
-            self.osc = OscOutStage(self.stats, self.event_poses, self.events, show.osc)
+            self.osc = OscOutStage(
+                self.stats, self.event_poses, self.events, show.osc, input_loss=show.input_loss
+            )
             self.add(self.osc)
         self.styled: Slot[Styled] = Slot("styled")
         self.style: StyleStage | None = None
@@ -377,6 +379,7 @@ def make_projector(pipeline: ShowPipeline, show: Show, options: RunOptions):  # 
         record=record,
         show_dir=options.show_dir,
         title=show.name,
+        input_loss=show.input_loss,
     )
 
 

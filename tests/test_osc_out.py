@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import socket
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -499,3 +500,37 @@ def test_the_yaml_examples_in_docs_osc_md_are_valid():
     assert [t.label for t in osc.targets][:2] == ["192.168.1.20:7000/touchdesigner", "127.0.0.1:9000/ableton"]
     midi = Midi.model_validate(sections["midi"])
     assert midi.virtual and len(midi.cc) == 2 and len(midi.notes) == 2
+
+
+def test_tracking_loss_fades_features_to_zero_instead_of_freezing():
+    from perform.render.config import InputLoss
+
+    rx = _receiver()
+    config = Osc(targets=[Target(port=rx.getsockname()[1], preset="touchdesigner")], heartbeat=False)
+    loss = InputLoss(stale_s=0.2, neutral_s=0.5)
+    stage = OscOutStage(Stats(), Slot("poses"), None, config, input_loss=loss)
+    now = time.monotonic()
+
+    def energy(datagrams: list[bytes]) -> float:
+        values = [m.params[0] for d in datagrams for m in decode(d)[1] if m.address == "/perform/p1/energy"]
+        assert len(values) == 1, values
+        return values[0]
+
+    fresh = make_poses(people=1, frames=6, t0=now - 6 / 30)
+    stage._last_poses = fresh
+    stage.send_frame(fresh, [])
+    full = energy(_receive_all(rx))
+    assert full > 0.05
+    stage._last_poses = replace(fresh, t_capture=time.monotonic())
+    assert not stage._fade_stale([])  # fresh: not stale, nothing sent
+    stage._last_poses = replace(fresh, t_capture=time.monotonic() - 0.45)  # stale by 0.25 s of 0.5
+    assert stage._fade_stale([])
+    assert not stage._fade_stale([])  # at most 15 times a second
+    assert energy(_receive_all(rx)) == pytest.approx(full * 0.5, rel=0.05)
+    stage._fade_sent = -math.inf
+    stage._last_poses = replace(fresh, t_capture=time.monotonic() - 1.0)
+    assert stage._fade_stale([])
+    assert energy(_receive_all(rx)) == 0.0  # neutral, and then silent
+    stage._fade_sent = -math.inf
+    assert not stage._fade_stale([])
+    rx.close()

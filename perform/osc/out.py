@@ -32,6 +32,7 @@ from perform.events.types import Event
 from perform.osc.config import FIELDS, PRESET_NOTES, PRESETS, Mapping, Osc, PoseOut, Target, ValueMap
 from perform.pipeline import POLL_S, EventCursor, EventLog, LatencyHistogram, Reader, Slot, Stage, Stats
 from perform.pipeline.stage import StageState
+from perform.render.config import InputLoss
 from perform.vision.features import FEATURES, feature_info, normalise
 from perform.vision.types import LM, Poses
 
@@ -668,9 +669,14 @@ class OscOutStage(Stage):
         events: EventLog[Any] | None,
         config: Osc,
         clock: WallClock | None = None,
+        input_loss: InputLoss | None = None,
     ) -> None:
         super().__init__("osc", stats)
         self.config = config
+        self.input_loss = input_loss
+        self._last_poses: Poses | None = None
+        self._fade_sent = -math.inf
+        self._faded_out = False
         self.reader: Reader[Poses] = poses.reader("osc")
         self.stats.dropped_fn = lambda: self.reader.dropped
         self.cursor: EventCursor[Any] | None = events.cursor() if events is not None else None
@@ -764,9 +770,11 @@ class OscOutStage(Stage):
             self._heartbeat, round(self._fps, 3), round(self._last_latency_ms, 3), self._last_people
         )
 
-    def send_frame(self, poses: Poses | None, events: list[Any], now: float | None = None) -> int:
+    def send_frame(
+        self, poses: Poses | None, events: list[Any], now: float | None = None, record: bool = True
+    ) -> int:
         """Encode and send one frame (``poses`` None: events and status only) to every target that is
-        due; returns the datagrams sent."""
+        due; returns the datagrams sent. ``record=False``: not a new frame (a fade), no latency."""
         now = time.monotonic() if now is None else now
         evs = [e for e in (as_event(x) for x in events) if e is not None]
         if poses is not None:
@@ -804,7 +812,7 @@ class OscOutStage(Stage):
                 self.report_error(f"{ts.target.label}: {oversize} message(s) larger than max_datagram")
             self._send(ts, datagrams)
             sent += len(datagrams)
-        if poses is not None and sent:
+        if poses is not None and sent and record:
             done = time.monotonic()
             latency = done - poses.t_capture
             self.stats.record(poses.t_capture, done)
@@ -821,9 +829,28 @@ class OscOutStage(Stage):
             self.state = StageState.ENDED
             return
         try:
-            self.send_frame(poses, events)
+            if poses is not None:
+                self._last_poses, self._faded_out = poses, False
+                self.send_frame(poses, events)
+            elif not self._fade_stale(events):
+                self.send_frame(None, events)
         except Exception as exc:  # a bad frame must not stop the show
             self.report_error(f"{type(exc).__name__}: {exc}")
+
+    def _fade_stale(self, events: list[Any]) -> bool:
+        """Tracking lost: send the last poses fading to 0 (15 times a second) rather than freeze them."""
+        last, loss = self._last_poses, self.input_loss
+        now = time.monotonic()
+        if last is None or loss is None or self._faded_out or now - self._fade_sent < 1 / 15:
+            return False
+        age = now - last.t_capture
+        if age <= loss.stale_s:
+            return False
+        keep = 0.0 if loss.neutral_s == 0 else max(0.0, 1.0 - (age - loss.stale_s) / loss.neutral_s)
+        self._fade_sent = now
+        self._faded_out = keep == 0.0
+        self.send_frame(last.faded(keep), events, now, record=False)
+        return True
 
     def on_stop(self) -> None:
         for sock in self._sockets.values():

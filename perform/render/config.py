@@ -158,7 +158,7 @@ class SceneTrigger(Model):
 
 
 class InputLoss(Model):
-    """What the picture does when the camera or the tracking is lost."""
+    """What the picture and OSC do when the camera or the tracking is lost."""
 
     hold_s: float = Field(1.0, ge=0, le=600, description="Camera lost: keep the last image this long ...")
     fade_s: float = Field(1.0, ge=0, le=60, description="... then fade to the fallback over this long.")
@@ -198,9 +198,7 @@ class Render(Model):
     crossfade_s: float = Field(1.0, ge=0, le=60, description="Length of a crossfade between scenes.")
     triggers: list[SceneTrigger] = Field(default_factory=list, description="Events that switch scenes.")
     window: Window = Field(default_factory=Window, description="The projector window.")
-    input_loss: InputLoss = Field(
-        default_factory=InputLoss, description="Camera and tracking loss: hold, fade, fallback."
-    )
+
     record: Path | None = Field(None, description="Write what is drawn to this video file (H.264 .mp4).")
     screenshots: Path = Field(Path("out/screenshots"), description="Folder for screenshots (key s, cue).")
 

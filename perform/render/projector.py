@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import moderngl
@@ -16,7 +15,7 @@ from perform.events.types import Event
 from perform.pipeline import EventLog, Frame, Slot, Stats
 from perform.pipeline.stats import LatencyHistogram
 from perform.render.bindings import Inputs
-from perform.render.config import Render
+from perform.render.config import InputLoss, Render
 from perform.render.output import Headless, Output, ProjectorWindow
 from perform.render.renderer import Renderer
 from perform.style.stage import Styled
@@ -43,8 +42,10 @@ class Projector:
         record: Path | None = None,
         show_dir: Path | None = None,
         title: str = "perform",
+        input_loss: InputLoss | None = None,
     ) -> None:
         self.config = config
+        self.input_loss = input_loss if input_loss is not None else InputLoss()
         self.output: Output = Headless()
         if window:
             try:
@@ -150,20 +151,14 @@ class Projector:
         """Stale poses fade out, their features fade to 0, rather than freezing on stage."""
         if poses is None:
             return None, {}
-        loss = self.config.input_loss
+        loss = self.input_loss
         age = now - poses.t_capture
         self.pose_stale = age > loss.stale_s
         if not self.pose_stale:
             return poses, poses.features
         keep = 0.0 if loss.neutral_s == 0 else max(0.0, 1.0 - (age - loss.stale_s) / loss.neutral_s)
-        bodies = []
-        for body in poses.bodies:
-            landmarks = body.landmarks.copy()
-            landmarks[:, 3] *= keep
-            bodies.append(replace(body, landmarks=landmarks))
-        mask = None if poses.mask is None else poses.mask * keep
-        features = {k: v * keep for k, v in poses.features.items()}
-        return replace(poses, bodies=tuple(bodies), features=features, mask=mask), features
+        faded = poses.faded(keep)
+        return faded, faded.features
 
     def camera_loss(
         self,
@@ -178,7 +173,7 @@ class Projector:
         The input is what comes first: camera images, or poses from a source that has no camera
         (virtual performers, a take, remote machines).
         """
-        loss = self.config.input_loss
+        loss = self.input_loss
         newest = max((x.t_capture for x in (frame, poses) if x is not None), default=self.t0)
         age = now - newest
         lost = age > loss.hold_s

@@ -10,7 +10,7 @@ from pydantic import Field, field_validator, model_validator
 from perform.audio.config import AudioConfig
 from perform.events.config import EventsConfig
 from perform.osc.config import Midi, Osc
-from perform.render.config import Render
+from perform.render.config import InputLoss, Render
 from perform.schema import Model, SourceBase, _resolve
 from perform.style.config import StyleConfig
 
@@ -320,5 +320,8 @@ class Show(Model):
     osc: Osc = Field(default_factory=Osc, description="OSC out to TouchDesigner, Ableton, lighting desks.")
     control: Control = Field(default_factory=Control, description="OSC in: cues and parameters.")
     midi: Midi = Field(default_factory=Midi, description="MIDI out: features as CCs, events as notes.")
+    input_loss: InputLoss = Field(
+        default_factory=InputLoss, description="Camera and tracking loss: hold, fade, fallback, neutral."
+    )
     render: Render = Field(default_factory=Render, description="The stage picture: scenes drawn with OpenGL.")
     outputs: Outputs = Field(default_factory=Outputs, description="Outputs of the show.")

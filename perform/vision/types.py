@@ -8,7 +8,7 @@ between the hips (x right, y down, z away from the camera).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -123,6 +123,17 @@ class Poses:
     mask: np.ndarray | None = None
     #: The frame the poses were found in (None when replayed from a take or generated).
     frame: Frame | None = None
+
+    def faded(self, keep: float) -> Poses:
+        """These poses on their way out (tracking lost): visibility, mask and features times ``keep``."""
+        bodies = []
+        for body in self.bodies:
+            landmarks = body.landmarks.copy()
+            landmarks[:, 3] *= keep
+            bodies.append(replace(body, landmarks=landmarks))
+        mask = None if self.mask is None else self.mask * keep
+        features = {k: v * keep for k, v in self.features.items()}
+        return replace(self, bodies=tuple(bodies), features=features, mask=mask)
 
     def body(self, slot: int) -> Body | None:
         return next((b for b in self.bodies if b.slot == slot), None)
