@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -137,3 +138,32 @@ class Target:
     def release(self) -> None:
         self.fbo.release()
         self.texture.release()
+
+
+def gil_free_finish(
+    ctx: moderngl.Context, proc_address: Callable[[str], int | None] | None = None
+) -> Callable[[], None]:
+    """A ``glFinish`` that lets other Python threads run while the GPU (or llvmpipe) works.
+
+    moderngl holds the GIL in ``finish`` and ``read``, so waiting for a frame there stops the
+    pose, OSC and capture threads for as long as the frame takes. The same call made through
+    ctypes releases the GIL; a read right after it only copies. ``proc_address`` looks a GL
+    function up (glfw's for a window); by default EGL's. Falls back to ``ctx.finish``.
+    """
+    import ctypes
+    import ctypes.util
+
+    address: int | None = None
+    try:
+        if proc_address is None:
+            egl = ctypes.CDLL(ctypes.util.find_library("EGL") or "libEGL.so.1")
+            egl.eglGetProcAddress.restype = ctypes.c_void_p
+            egl.eglGetProcAddress.argtypes = [ctypes.c_char_p]
+            address = egl.eglGetProcAddress(b"glFinish")
+        else:
+            address = proc_address("glFinish")
+    except (OSError, AttributeError):
+        address = None
+    if not address:
+        return ctx.finish
+    return ctypes.CFUNCTYPE(None)(address)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 
 import moderngl
 
 from perform.errors import PerformError
 from perform.render.config import Window
-from perform.render.gl import GLSL_VERSION, VERTEX, create_headless_context, quad_buffer
+from perform.render.gl import GLSL_VERSION, VERTEX, create_headless_context, gil_free_finish, quad_buffer
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +23,8 @@ class Output(ABC):
     """A GL context and a place to show pictures; :meth:`poll` returns the operator's commands."""
 
     ctx: moderngl.Context
+    #: Wait for the GPU without holding the GIL (see :func:`gil_free_finish`).
+    finish: Callable[[], None]
 
     @abstractmethod
     def present(self, picture: moderngl.Texture) -> None:
@@ -40,9 +43,10 @@ class Headless(Output):
 
     def __init__(self) -> None:
         self.ctx = create_headless_context()
+        self.finish = gil_free_finish(self.ctx)
 
     def present(self, picture: moderngl.Texture) -> None:
-        self.ctx.finish()  # so that the time of a frame is the time of its drawing
+        self.finish()  # the frame's time is its drawing's; the other threads run meanwhile
 
     def close(self) -> None:
         self.ctx.release()
@@ -99,6 +103,7 @@ class ProjectorWindow(Output):
         if window.hide_cursor:
             glfw.set_input_mode(handle, glfw.CURSOR, glfw.CURSOR_HIDDEN)
         self.ctx = moderngl.create_context(require=330)
+        self.finish = gil_free_finish(self.ctx, glfw.get_proc_address)
         self._commands: list[str] = []
         glfw.set_key_callback(handle, self._on_key)
         self.prog = self.ctx.program(vertex_shader=VERTEX, fragment_shader=BLIT)

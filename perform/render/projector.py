@@ -129,7 +129,10 @@ class Projector:
         picture = self.camera_loss(picture, frame, poses, now, show_time)
         self.picture = picture
         self.upload_ms.add(self.renderer.canvas.upload_ms / 1000.0)
-        pixels = self.renderer.read(picture) if self.recorder is not None or self._screenshot else None
+        pixels = None
+        if self.recorder is not None or self._screenshot:
+            self.output.finish()  # wait with the GIL let go; the read then only copies
+            pixels = self.renderer.read(picture)
         self.output.present(picture)
         done = time.monotonic()
         self.draw_ms.add(done - now)
