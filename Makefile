@@ -30,5 +30,11 @@ lint: install
 bench: install
 	$(BIN)/perform bench --json benchmarks/latest.json --md benchmarks/latest.md
 
+# The soak: the whole show headless for MINUTES (default 60), judged on memory growth, p99 frame
+# time drift, dropped frames and restarts (config/soak.yaml; CI runs 2 minutes in tests/test_soak.py).
+MINUTES ?= 60
+soak: install
+	$(BIN)/python -m perform.soak --minutes $(MINUTES) --json out/soak.json
+
 clean:
 	rm -rf $(VENV) out bench.json .pytest_cache .ruff_cache

@@ -1,0 +1,178 @@
+"""Soak: the verdict's arithmetic on made-up runs, then the real show headless for SOAK_MINUTES (2)."""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from perform.errors import PerformError
+from perform.osc.config import Target
+from perform.pipeline import Frame, Slot
+from perform.show.loader import load_show
+from perform.show.models import Show
+from perform.soak import (
+    DEFAULT_CONFIG,
+    Counts,
+    Limits,
+    SeqTap,
+    SoakResult,
+    Window,
+    judge,
+    plan,
+    redirect_osc,
+    soak,
+)
+
+MINUTES = float(os.environ.get("SOAK_MINUTES", "2"))
+
+
+def counts(t: float, rss: float = 300.0, restarts: int = 0) -> Counts:
+    return Counts(
+        t=t,
+        rss_mb=rss,
+        seq=0,
+        t_seq=t,
+        missed={},
+        renders=0,
+        restarts=restarts,
+        errors=0,
+        osc_datagrams=0,
+        cpu_own_s=0.0,
+        cpu_busy_s=0.0,
+    )
+
+
+def window(index: int, draw: float = 10.0, latency: float = 30.0, **changes: object) -> Window:
+    values: dict = dict(
+        index=index,
+        start_s=40.0 * index,
+        end_s=40.0 * (index + 1),
+        warmup=index == 0,
+        full=True,
+        rss_mb=300.0,
+        draw_p99_ms=draw,
+        draw_max_ms=2 * draw,
+        latency_p99_ms=latency,
+        expected=1200.0,
+        made=1200,
+        slots=1200.0,
+        missed={"events": 0, "render": 0},
+        renders=2400,
+        renders_due=2400.0,
+        restarts=0,
+        errors=0,
+        cpu_own=1.0,
+        cpu_others=0.0,
+    )
+    values.update(changes)
+    return Window(**values)
+
+
+def result(windows: list[Window], samples: list[Counts] | None = None) -> SoakResult:
+    end = windows[-1].end_s
+    samples = samples or [counts(0.0), counts(40.0), counts(end)]
+    r = SoakResult("t", end, 40.0, 40.0, 30.0, 60.0, f"{end:g} s elapsed", windows, samples)
+    judge(r, Limits())
+    return r
+
+
+def verdict(r: SoakResult) -> dict[str, bool]:
+    return {c.name: c.passed for c in r.checks}
+
+
+def test_a_steady_run_passes():
+    r = result([window(0, draw=50.0), window(1), window(2), window(3, draw=10.5, latency=31.0)])
+    assert r.passed, r.checks
+    assert (r.draw_p99_first_ms, r.draw_p99_last_ms) == (10.0, 10.5)  # the warm-up window is not judged
+    assert (r.latency_p99_first_ms, r.latency_p99_last_ms) == (30.0, 31.0)
+    assert r.dropped_share == 0.0 and r.rss_growth == 0.0
+
+
+def test_memory_growth_fails():
+    r = result(
+        [window(0), window(1), window(2)], [counts(0.0, 250.0), counts(40.0, 300.0), counts(120.0, 316.0)]
+    )
+    assert not verdict(r)["memory (RSS)"]
+    assert r.rss_start_mb == 300.0 and r.rss_growth == pytest.approx(16 / 300)  # warm-up growth not counted
+
+
+def test_drift_is_judged_on_medians_of_windows_at_each_end():
+    slow_one = [window(0)] + [window(i, draw=30.0 if i == 2 else 10.0) for i in range(1, 8)]
+    assert verdict(result(slow_one))["draw p99 drift"]  # one disturbed window does not decide
+    creeping = [window(0)] + [window(i, latency=30.0 + 2.0 * i) for i in range(1, 8)]
+    r = result(creeping)
+    assert not verdict(r)["capture to render p99 drift"]
+    assert (r.latency_p99_first_ms, r.latency_p99_last_ms) == (34.0, 42.0)
+
+
+def test_dropped_frames_count_late_source_frames_and_every_consumer():
+    r = result([window(0), window(1, made=1199, missed={"events": 1, "render": 1}), window(2)])
+    assert r.dropped == {"source late": 1, "events": 1, "render": 1}
+    assert r.dropped_share == pytest.approx(3 / 2400)
+    assert not verdict(r)["dropped frames"]
+    # a frame made late is not lost: it is counted in the next window
+    assert verdict(result([window(0), window(1, made=1199), window(2, made=1201)]))["dropped frames"]
+
+
+def test_restarts_and_stopped_stages_fail():
+    assert not verdict(result([window(0), window(1, restarts=1), window(2)]))["restarts"]
+    r = result([window(0), window(1), window(2)])
+    r.stopped_stages, r.reason = ["events"], "120 s elapsed"
+    judge(r, Limits())
+    assert not verdict(r)["ran to the end"]
+
+
+def test_a_run_that_ends_in_its_warm_up_fails():
+    r = result([window(0, full=False, end_s=12.0)], [counts(0.0), counts(12.0)])
+    assert not r.passed and r.checks[0].name == "run"
+
+
+def test_the_render_tap_counts_frame_numbers_it_never_saw():
+    slot: Slot[Frame] = Slot("poses")
+    tap = SeqTap(slot)
+    image = np.zeros((2, 2, 3), np.uint8)
+    for seq in (0, 1, 1, 4, 5, 9):  # read twice, then frames 2, 3 and 6, 7, 8 replaced unseen
+        slot.publish(Frame(image, seq, 0.0))
+        assert tap.latest().seq == seq
+    assert tap.missed == 5 and tap.published == 6
+
+
+def test_plan_rounds_the_warm_up_to_whole_windows_and_wants_two_windows_after_it():
+    assert plan(120.0, 40.0) == 40.0
+    assert plan(3600.0, 40.0) == 720.0
+    assert plan(3600.0, 30.0) == 720.0
+    with pytest.raises(PerformError, match="at least 120 s"):
+        plan(100.0, 40.0)
+
+
+def test_loopback_osc_targets_go_to_the_soak_receiver():
+    show = load_show(DEFAULT_CONFIG)
+    targets = [Target(host="127.0.0.1", port=9999), Target(host="10.0.0.2", port=9999)]
+    show = show.model_copy(update={"osc": show.osc.model_copy(update={"targets": targets})})
+    assert [t.port for t in redirect_osc(show, 4242).osc.targets] == [4242, 9999]
+
+
+def test_the_soak_show_is_what_the_soak_expects():
+    show: Show = load_show(DEFAULT_CONFIG)
+    assert show.source.kind == "virtual" and show.render.enabled
+    assert show.osc.targets and len(show.render.scenes) > 1
+    assert show.render.fps >= 2 * show.source.fps  # every pose is drawn at least once
+    assert show.render.fps % show.source.fps != 0  # and the clocks' phase sweeps
+
+
+@pytest.mark.timeout(int(MINUTES * 60) + 120)
+def test_soak():
+    """The CI soak: SOAK_MINUTES (default 2; 0 skips it) of the soak show, each criterion with its measure."""
+    if MINUTES <= 0:
+        pytest.skip("SOAK_MINUTES=0")
+    r = soak(load_show(DEFAULT_CONFIG), MINUTES * 60.0, show_dir=Path(DEFAULT_CONFIG).parent)
+    checks = {c.name: c for c in r.checks}
+    summary = "; ".join(f"{c.name}: {c.measured}" for c in r.checks) + (
+        f"; other processes used {r.cpu_others_first:.2f} then {r.cpu_others_last:.2f} CPU cores"
+    )
+    for name in ("memory (RSS)", "draw p99 drift", "capture to render p99 drift", "dropped frames"):
+        assert checks[name].passed, f"{name}: {checks[name].measured}, limit {checks[name].limit} ({summary})"
+    assert r.restarts == 0, f"restarts: {checks['restarts'].measured} ({summary})"
+    assert checks["ran to the end"].passed, f"{checks['ran to the end'].measured} ({summary})"
+    assert r.osc_datagrams > 0, "no OSC datagram reached the loopback receiver"
