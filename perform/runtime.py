@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -41,6 +42,22 @@ from perform.vision.types import PersonEvent, Poses
 log = logging.getLogger(__name__)
 
 STOP_TIMEOUT_S = 0.5  # Ctrl-C or SIGTERM must end the process within 1 s, teardown included
+#: How long a Python thread may keep the GIL while another waits for it (Python's default: 5 ms).
+#: The render loop and the stages each need it for short stretches many times a frame; 1 ms keeps
+#: a frame from waiting several 5 ms turns (measured in benchmarks/RESULTS.md, soak).
+SWITCH_INTERVAL_S = 0.001
+#: Seconds into a show when what has been made so far (models, sessions) is frozen too.
+FREEZE_AGAIN_S = 5.0
+
+
+def freeze_heap() -> None:
+    """Move every object alive now out of the garbage collector's reach.
+
+    With torch and MediaPipe loaded, one full collection walks millions of objects: 150 ms here,
+    with the GIL held, so every thread stops. Frozen objects are never walked again; what the
+    show makes from now on is collected as usual. (gc.freeze, as long-running servers do.)
+    """
+    gc.freeze()
 
 
 @dataclass
@@ -284,6 +301,9 @@ def run_show(show: Show, options: RunOptions, console: Console, warnings: Warnin
             raise PerformError(f"{stats_path}: cannot write stats: {exc.strerror}") from None
         if not os.access(stats_path.parent, os.W_OK):
             raise PerformError(f"{stats_path}: cannot write stats: the folder is not writable")
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
+    gc.collect()
+    freeze_heap()
     pipeline = ShowPipeline(show, options.take_path, options.take_masks)
     projector = make_projector(pipeline, show, options) if show.render.enabled else None
     preview = None
@@ -303,6 +323,7 @@ def run_show(show: Show, options: RunOptions, console: Console, warnings: Warnin
         deadline = time.monotonic() + options.seconds if options.seconds else None
         frame_period = 1.0 / show.render.fps
         next_frame = time.monotonic()
+        freeze_at: float | None = time.monotonic() + FREEZE_AGAIN_S
         with StatusDisplay(
             console, pipeline, show.name, warnings, show.outputs.status_hz, detail=monitor.lines
         ) as status:
@@ -336,6 +357,9 @@ def run_show(show: Show, options: RunOptions, console: Console, warnings: Warnin
                     wait = period if deadline is None else min(period, max(0.0, deadline - now))
                     signals.event.wait(wait)
                 monitor.poll()
+                if freeze_at is not None and time.monotonic() >= freeze_at:
+                    freeze_heap()  # the models the stages loaded on their first frames
+                    freeze_at = None
                 if time.monotonic() >= next_status:
                     status.update()
                     next_status += period

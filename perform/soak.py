@@ -12,10 +12,13 @@ The checks, over the time after the warm-up:
 
 * memory: RSS at the end against RSS when the warm-up ended, growth under 5 %;
 * p99 drift of the frame time, for the render's draw time and for capture-to-render latency: the
-  median of the per-window p99s of the first (up to) three windows against that of the last three,
-  apart by under 10 %. A window is long enough for a steady p99 (40 s at 32 fps: 1280 frames, the
-  p99 is the 13th slowest); the median keeps one window disturbed by another process on a shared
-  machine from deciding. Every window's CPU use, the soak's own and the rest of the machine's, is
+  p99 of each half of a window (20 s at 48 fps: 960 frames), like halves (the same stretch of the
+  performers' script, with the same scene switch) of the first (up to) three windows against the
+  last three: the end's p99 is the start's plus the median of the paired changes, and the two must
+  be within 10 %. Medians keep a stretch disturbed by another process on a shared machine from
+  deciding, and pairing like halves keeps the script's busier and quieter stretches from looking
+  like drift. Every
+  window's CPU use, the soak's own and the rest of the machine's, is
   recorded beside it to tell the two apart. Capture to render includes the wait for the render's
   next frame, set by the phase between two clocks: the soak show's render rate is not a multiple
   of its source's, so that every window sees every phase;
@@ -34,6 +37,7 @@ is the renderer's frame time, which the p99 drift watches.
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import math
 import os
@@ -51,7 +55,16 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 
 from perform.errors import PerformError
 from perform.pipeline import LatencyHistogram, Slot
-from perform.runtime import RunOptions, ShowPipeline, StopSignals, make_projector, write_stats
+from perform.runtime import (
+    FREEZE_AGAIN_S,
+    SWITCH_INTERVAL_S,
+    RunOptions,
+    ShowPipeline,
+    StopSignals,
+    freeze_heap,
+    make_projector,
+    write_stats,
+)
 from perform.show.loader import load_show
 from perform.show.models import POSE_SOURCES, Show
 
@@ -63,6 +76,8 @@ MIN_WARMUP_S = 30.0
 WARMUP_SHARE = 0.2
 #: Windows whose p99 is compared at each end of the run (their median).
 DRIFT_WINDOWS = 3
+#: A window's p99 is the median of the p99s of this many equal parts of it.
+PARTS = 2
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
@@ -116,6 +131,9 @@ class Window:
     errors: int
     cpu_own: float  # cores busy with the soak, on average
     cpu_others: float  # cores busy with everything else on the machine
+    # the p99 of each part (PARTS of them, in order), for comparing like parts of the script
+    draw_parts_ms: list[float] = field(default_factory=list)
+    latency_parts_ms: list[float] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -322,7 +340,15 @@ class _Run:
         else:
             p.frames = self.tap  # type: ignore[assignment]
         self.renders = 0
+        self.parts: list[tuple[float, float, float]] = []  # (draw p99, latency p99, draw max) in s
         self.swap()
+
+    def part(self) -> None:
+        """Close one part of the window: its p99s."""
+        draw, latency = self.swap()
+        if draw.count:
+            lat = latency.percentile(99) if latency.count else math.nan
+            self.parts.append((draw.percentile(99), lat, draw.max))
 
     def swap(self) -> tuple[LatencyHistogram, LatencyHistogram]:
         """Start new per-window histograms in the projector; the ones just filled."""
@@ -372,8 +398,12 @@ class _Run:
         t0 = pipeline.stats.t_start
         deadline = t0 + result.seconds
         next_frame, next_sample, next_window = t0, t0 + sample_s, t0 + window_s
-        # cue k (from 1) in the middle of the k-th share of each window: no crossfade straddles a
-        # window's end. The show opens on the first scene.
+        part_s = window_s / PARTS
+        frozen_again = False
+        next_part = t0 + part_s
+        # cue k (from 1) a quarter into the k-th share of each window: no crossfade straddles a
+        # window's end, and with two scenes each switch falls inside one part (not on the edge
+        # between two), the same part of every window. The show opens on the first scene.
         cue_every = window_s / len(scenes) if scenes else math.inf
         cues = 1
         start = self.counts()
@@ -387,7 +417,7 @@ class _Run:
                 reason = "input ended"
             elif now >= deadline:
                 reason = f"{result.seconds:g} s elapsed"
-            if now >= t0 + (cues - 0.5) * cue_every:
+            if now >= t0 + (cues - 0.75) * cue_every:
                 self.cue_scene(scenes[cues % len(scenes)])
                 cues += 1
             if now >= next_frame and not reason:
@@ -396,9 +426,18 @@ class _Run:
                 # as in perform run: a slow frame is not made up for, the next is due a period later
                 next_frame = max(next_frame + period, time.monotonic())
             now = time.monotonic()
+            if frozen_again is False and now >= t0 + FREEZE_AGAIN_S:
+                freeze_heap()  # as perform run does, once the stages have loaded their models
+                frozen_again = True
+            if now >= next_part and now < next_window - part_s / 2 and not reason:
+                self.part()
+                next_part += part_s
             if now >= next_window or reason:
+                self.part()
+                next_part = next_window + part_s
                 end = self.counts()
-                window = _window(len(result.windows), start, end, self.swap(), result, period)
+                window = _window(len(result.windows), start, end, self.parts, result, period)
+                self.parts = []
                 result.windows.append(window)
                 result.samples.append(end)
                 if progress is not None:
@@ -408,7 +447,9 @@ class _Run:
                 result.samples.append(self.counts())
             if now >= next_sample:
                 next_sample += sample_s
-            due = min(next_frame, next_sample, next_window, deadline, t0 + (cues - 0.5) * cue_every)
+            due = min(
+                next_frame, next_sample, next_part, next_window, deadline, t0 + (cues - 0.75) * cue_every
+            )
             stop.wait(max(0.0, due - time.monotonic()))
         return reason
 
@@ -455,6 +496,9 @@ def soak(
     window_s = window_s if window_s is not None else window_seconds(show)
     warmup_s = plan(seconds, window_s, warmup_s)
     result = SoakResult(show.name, seconds, warmup_s, window_s, fps, show.render.fps, "", [], [])
+    sys.setswitchinterval(SWITCH_INTERVAL_S)  # as perform run does
+    gc.collect()
+    freeze_heap()
     run = _Run(show, show_dir)
     try:
         with StopSignals() as signals:
@@ -469,12 +513,15 @@ def _window(
     index: int,
     start: Counts,
     end: Counts,
-    hists: tuple[LatencyHistogram, LatencyHistogram],
+    parts: list[tuple[float, float, float]],
     result: SoakResult,
     period: float,
 ) -> Window:
     span = end.t - start.t
-    draw, latency = hists
+    draw_p99 = statistics.median(p[0] for p in parts) if parts else 0.0
+    latencies = [p[1] for p in parts if not math.isnan(p[1])]
+    latency_p99 = statistics.median(latencies) if latencies else 0.0
+    draw_max = max((p[2] for p in parts), default=0.0)
     fps, window_s = result.source_fps, result.window_s
     own = end.cpu_own_s - start.cpu_own_s
     others = end.cpu_busy_s - start.cpu_busy_s - own
@@ -485,9 +532,9 @@ def _window(
         warmup=index < round(result.warmup_s / window_s),
         full=span >= window_s - 0.5,
         rss_mb=end.rss_mb,
-        draw_p99_ms=round(draw.percentile(99) * 1000.0, 3),
-        draw_max_ms=round(draw.max * 1000.0, 3),
-        latency_p99_ms=round(latency.percentile(99) * 1000.0, 3),
+        draw_p99_ms=round(draw_p99 * 1000.0, 3),
+        draw_max_ms=round(draw_max * 1000.0, 3),
+        latency_p99_ms=round(latency_p99 * 1000.0, 3),
         expected=round(span * fps, 2),
         made=end.seq - start.seq,
         slots=round((end.t_seq - start.t_seq) * fps, 3),
@@ -498,6 +545,8 @@ def _window(
         errors=end.errors - start.errors,
         cpu_own=round(own / span, 2) if span > 0 else 0.0,
         cpu_others=round(max(0.0, others) / span, 2) if span > 0 else 0.0,
+        draw_parts_ms=[round(p[0] * 1000.0, 3) for p in parts],
+        latency_parts_ms=[round(p[1] * 1000.0, 3) for p in parts],
     )
 
 
@@ -542,14 +591,32 @@ def _drift(result: SoakResult, full: list[Window], limits: Limits) -> list[Check
     )
     checks = []
     for name, attr in zip(names, ("draw_p99_ms", "latency_p99_ms"), strict=True):
-        a = statistics.median(getattr(w, attr) for w in early)
-        b = statistics.median(getattr(w, attr) for w in late)
+        a, b = _ends(early, late, attr)
         setattr(result, attr.replace("_ms", "_first_ms"), a)
         setattr(result, attr.replace("_ms", "_last_ms"), b)
         drift = abs(b - a) / a if a > 0 else math.inf
         measured = f"{drift:.1%} ({a:.2f} -> {b:.2f} ms, {span})"
         checks.append(Check(name, drift < limits.p99_drift, measured, f"< {limits.p99_drift:.0%}", drift))
     return checks
+
+
+def _ends(early: list[Window], late: list[Window], attr: str) -> tuple[float, float]:
+    """The p99 at the start and at the end of the judged time (medians of ``early`` and ``late``).
+
+    When every window has its parts, like parts are compared (the same stretch of the
+    performers' script, one or more cycles apart): the end is the start plus the median of those
+    paired changes, so the script's own ups and downs cancel out.
+    """
+    parts_attr = attr.replace("_p99_ms", "_parts_ms")
+    parts = [getattr(w, parts_attr) for w in (*early, *late)]
+    n = len(parts[0]) if parts else 0
+    if n == 0 or any(len(p) != n or any(math.isnan(v) for v in p) for p in parts):
+        a = statistics.median(getattr(w, attr) for w in early)
+        return a, statistics.median(getattr(w, attr) for w in late)
+    first = [statistics.median(getattr(w, parts_attr)[j] for w in early) for j in range(n)]
+    last = [statistics.median(getattr(w, parts_attr)[j] for w in late) for j in range(n)]
+    a = statistics.median(first)
+    return a, a + statistics.median(y - x for x, y in zip(first, last, strict=True))
 
 
 def _dropped(result: SoakResult, judged: list[Window], limits: Limits) -> Check:
@@ -627,6 +694,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write every measure and the verdict here")
     parser.add_argument("--window", type=float, help="window length in seconds (default: the script's cycle)")
     args = parser.parse_args(argv)
+    # Mesa's software renderer (llvmpipe, on machines without a GPU) would take every core for its
+    # own threads; one leaves the others to the show's stages, as a GPU would.
+    os.environ.setdefault("LP_NUM_THREADS", "1")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         result = soak(
