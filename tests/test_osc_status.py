@@ -205,7 +205,7 @@ def test_counters_beyond_int32_are_clamped_and_names_fit_an_osc_address(listener
 def test_a_failed_send_is_counted_not_raised(listener: socket.socket) -> None:
     stats = show_stats(time.monotonic())
     sender = StatusSender(stats, [Target(host="255.255.255.255", port=9), target(listener)])
-    sender._socket(socket.AF_INET).setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 0)
+    sender.udp.socket(socket.AF_INET).setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 0)
     assert sender.send_now() == 1  # the broadcast refused (EACCES), the next target still served
     assert stats.stages["status"].errors == 1
     assert "/perform/status/ok" in receive(listener)[0]

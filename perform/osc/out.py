@@ -18,9 +18,7 @@ from __future__ import annotations
 import fnmatch
 import logging
 import math
-import socket
 import struct
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,7 +27,8 @@ import numpy as np
 from pythonosc.parsing import osc_types
 
 from perform.events.types import Event
-from perform.osc.config import FIELDS, PRESET_NOTES, PRESETS, Mapping, Osc, PoseOut, Target, ValueMap
+from perform.osc.config import FIELDS, PRESET_NOTES, PRESETS, Mapping, Osc, PoseOut, ValueMap
+from perform.osc.udp import Destination, UdpOut
 from perform.pipeline import POLL_S, EventCursor, EventLog, LatencyHistogram, Reader, Slot, Stage, Stats
 from perform.pipeline.stage import StageState
 from perform.render.config import InputLoss
@@ -43,7 +42,6 @@ STATUS_PERIOD_S = 1.0
 BUNDLE_HEADER = 16  # "#bundle\0" and the 8-byte timetag
 _I32 = struct.Struct(">i")
 _F32 = struct.Struct(">f")
-_RESOLVE_RETRY_S = 5.0
 
 
 # --- clock ------------------------------------------------------------------------------------
@@ -641,16 +639,11 @@ class OscCounters:
 
 
 @dataclass
-class _TargetState:
-    target: Target
-    encoder: FrameEncoder
-    period: float
+class _TargetState(Destination):
+    encoder: FrameEncoder | None = None
+    period: float = 0.0
     next_due: float = 0.0
     pending: list[Event] = field(default_factory=list)
-    address: tuple[Any, ...] | None = None
-    family: int = socket.AF_INET
-    resolve_after: float = 0.0
-    resolving: bool = False
     last_status: float = -math.inf
 
 
@@ -684,10 +677,12 @@ class OscOutStage(Stage):
         self.frame_to_osc = LatencyHistogram()
         self.counters = OscCounters()
         self.targets = [
-            _TargetState(t, FrameEncoder(t.effective_mapping), 1.0 / t.rate_hz if t.rate_hz else 0.0)
+            _TargetState(
+                t, encoder=FrameEncoder(t.effective_mapping), period=1.0 / t.rate_hz if t.rate_hz else 0.0
+            )
             for t in (config.targets if config.enabled else [])
         ]
-        self._sockets: dict[int, socket.socket] = {}
+        self.udp = UdpOut(self.report_error, "osc", send_buffer=1 << 20)
         self._heartbeat = 0
         self._frames_since = 0
         self._fps = 0.0
@@ -698,50 +693,8 @@ class OscOutStage(Stage):
 
     # sockets
 
-    def _socket(self, family: int) -> socket.socket:
-        sock = self._sockets.get(family)
-        if sock is None:
-            sock = socket.socket(family, socket.SOCK_DGRAM)
-            sock.setblocking(False)  # a slow network costs datagrams, never the stage's time
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
-                if family == socket.AF_INET:
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
-            except OSError:
-                pass
-            self._sockets[family] = sock
-        return sock
-
-    def _resolve(self, ts: _TargetState, now: float) -> bool:
-        """True once the target's address is known; name lookups run on a thread of their own."""
-        if ts.address is not None:
-            return True
-        if now < ts.resolve_after or ts.resolving:
-            return False
-        try:  # an address literal needs no lookup
-            info = socket.getaddrinfo(
-                ts.target.host, ts.target.port, type=socket.SOCK_DGRAM, flags=socket.AI_NUMERICHOST
-            )
-            ts.family, ts.address = info[0][0], info[0][4]
-            return True
-        except OSError:
-            pass
-        ts.resolving = True
-        threading.Thread(target=self._lookup, args=(ts,), name="perform-osc-dns", daemon=True).start()
-        return False
-
-    def _lookup(self, ts: _TargetState) -> None:
-        try:
-            info = socket.getaddrinfo(ts.target.host, ts.target.port, type=socket.SOCK_DGRAM)
-            ts.family, ts.address = info[0][0], info[0][4]
-        except OSError as exc:
-            ts.resolve_after = time.monotonic() + _RESOLVE_RETRY_S
-            self.report_error(f"{ts.target.label}: cannot resolve {ts.target.host!r}: {exc}")
-        finally:
-            ts.resolving = False
-
     def _send(self, ts: _TargetState, datagrams: list[bytes]) -> None:
-        sock = self._socket(ts.family)
+        sock = self.udp.socket(ts.family)
         c = self.counters
         for d in datagrams:
             try:
@@ -795,7 +748,7 @@ class OscOutStage(Stage):
                 continue  # rate-limited: frames wait, events never do
             if poses is None and not ts.pending and status is None:
                 continue
-            if not self._resolve(ts, now):
+            if not self.udp.ready(ts, now):
                 ts.pending.clear()
                 continue
             frame = poses if due else None
@@ -853,9 +806,7 @@ class OscOutStage(Stage):
         return True
 
     def on_stop(self) -> None:
-        for sock in self._sockets.values():
-            sock.close()
-        self._sockets.clear()
+        self.udp.close()
 
     def report(self) -> dict[str, object]:
         """For the stats file: the counters and ``frame_to_osc`` p50/p95/p99 in ms."""

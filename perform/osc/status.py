@@ -19,21 +19,18 @@ recorder that waits for a cue shows. A stage named like another status address (
 
 from __future__ import annotations
 
-import contextlib
 import math
 import re
-import socket
 import struct
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from pythonosc.parsing import osc_types
 
 from perform.osc.config import Osc, Target
 from perform.osc.out import STATUS_PREFIX, AddressDoc, element, encode, header, pack_bundles
+from perform.osc.udp import Destination, UdpOut
 from perform.pipeline import POLL_S, Stage, StageStats, Stats
 
 #: States in which a stage counts as running for ``/perform/status/ok``.
@@ -45,7 +42,6 @@ RESERVED = frozenset({"ok", "uptime", "heartbeat", "fps", "latency_ms", "people"
 STAGE_TAGS = "sfiiif"
 #: OSC's "immediately" timetag: a status is news now, not at a time a receiver should wait for.
 IMMEDIATELY = b"\x00" * 7 + b"\x01"
-_RESOLVE_RETRY_S = 5.0
 _I32_MAX = 2**31 - 1
 _STAGE_ARGS = struct.Struct(">fiiif")
 _NOT_IN_ADDRESS = re.compile(r"[^A-Za-z0-9_.:\-]")
@@ -190,14 +186,6 @@ def status_markdown() -> list[str]:
 
 
 @dataclass
-class _Destination:
-    target: Target
-    address: tuple[Any, ...] | None = None
-    family: int = socket.AF_INET
-    resolve_after: float = 0.0
-    resolving: bool = False
-
-
 class StatusSender(Stage):
     """Sends :func:`health` to each target every ``period_s`` (stage name ``status``).
 
@@ -223,9 +211,9 @@ class StatusSender(Stage):
         self.period_s = period_s
         self.stale_s = stale_s
         self.max_datagram = max_datagram
-        self.destinations = [_Destination(t) for t in targets]
+        self.destinations = [Destination(t) for t in targets]
         self.sent = 0  # datagrams
-        self._sockets: dict[int, socket.socket] = {}
+        self.udp = UdpOut(self.report_error, "status")
         self._due = time.monotonic()
 
     def step(self) -> None:
@@ -247,7 +235,7 @@ class StatusSender(Stage):
             self.report_error(f"{oversize} status message(s) larger than max_datagram {self.max_datagram}")
         sent = 0
         for d in self.destinations:
-            if self._resolve(d, now):
+            if self.udp.ready(d, now):
                 sent += self._send(d, datagrams)
         self.sent += sent
         self.stats.record(now, now)
@@ -255,47 +243,8 @@ class StatusSender(Stage):
 
     # the network
 
-    def _socket(self, family: int) -> socket.socket:
-        sock = self._sockets.get(family)
-        if sock is None:
-            sock = socket.socket(family, socket.SOCK_DGRAM)
-            sock.setblocking(False)  # a slow network costs a status, never the stage's time
-            if family == socket.AF_INET:
-                with contextlib.suppress(OSError):  # a target may be a broadcast address
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
-            self._sockets[family] = sock
-        return sock
-
-    def _resolve(self, d: _Destination, now: float) -> bool:
-        """True once the target's address is known; a name is looked up on a thread of its own."""
-        if d.address is not None:
-            return True
-        if now < d.resolve_after or d.resolving:
-            return False
-        try:  # an address literal needs no lookup
-            info = socket.getaddrinfo(
-                d.target.host, d.target.port, type=socket.SOCK_DGRAM, flags=socket.AI_NUMERICHOST
-            )
-            d.family, d.address = info[0][0], info[0][4]
-            return True
-        except OSError:
-            pass
-        d.resolving = True
-        threading.Thread(target=self._lookup, args=(d,), name="perform-status-dns", daemon=True).start()
-        return False
-
-    def _lookup(self, d: _Destination) -> None:
-        try:
-            info = socket.getaddrinfo(d.target.host, d.target.port, type=socket.SOCK_DGRAM)
-            d.family, d.address = info[0][0], info[0][4]
-        except OSError as exc:
-            d.resolve_after = time.monotonic() + _RESOLVE_RETRY_S
-            self.report_error(f"{d.target.label}: cannot resolve {d.target.host!r}: {exc}")
-        finally:
-            d.resolving = False
-
-    def _send(self, d: _Destination, datagrams: list[bytes]) -> int:
-        sock = self._socket(d.family)
+    def _send(self, d: Destination, datagrams: list[bytes]) -> int:
+        sock = self.udp.socket(d.family)
         sent = 0
         for data in datagrams:
             try:
@@ -308,6 +257,4 @@ class StatusSender(Stage):
         return sent
 
     def on_stop(self) -> None:
-        for sock in self._sockets.values():
-            sock.close()
-        self._sockets.clear()
+        self.udp.close()
