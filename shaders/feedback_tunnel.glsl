@@ -23,13 +23,6 @@ uniform float follow;
 uniform float outline;
 uniform float tint;
 
-vec3 hueTurn(vec3 c, float turns) {
-    float a = turns * 6.2831853;
-    const vec3 k = vec3(0.57735027);
-    float ca = cos(a);
-    return c * ca + cross(k, c) * sin(a) + k * dot(k, c) * (1.0 - ca);
-}
-
 void main() {
     float asp = aspect();
     vec2 sc = vec2(asp, 1.0);

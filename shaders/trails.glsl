@@ -15,13 +15,6 @@ uniform vec2 drift;
 uniform float hue;
 uniform float blur;
 
-vec3 hueTurn(vec3 c, float turns) {
-    float a = turns * 6.2831853;
-    const vec3 k = vec3(0.57735027);
-    float ca = cos(a);
-    return c * ca + cross(k, c) * sin(a) + k * dot(k, c) * (1.0 - ca);
-}
-
 void main() {
     vec4 below = texture(u_below, v_uv);
     float d = clamp(decay, 0.0, 0.99);

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING
 
 import moderngl
@@ -31,7 +32,7 @@ def performer_colour(slot: int) -> np.ndarray:
     return PALETTE[(slot - 1) % len(PALETTE)]
 
 
-class Layer:
+class Layer(ABC):
     """A layer's running state. :meth:`draw` returns the texture to blend, or None to skip."""
 
     def __init__(self, spec: cfg.LayerBase, rf: Canvas) -> None:
@@ -46,10 +47,11 @@ class Layer:
     def premultiplied(self) -> bool:
         return False
 
+    @abstractmethod
     def draw(self, rf: Canvas, below: moderngl.Texture) -> moderngl.Texture | None:
-        raise NotImplementedError
+        """Draw this frame's layer; the texture to blend onto ``below``, or None to skip it."""
 
-    def release(self) -> None:
+    def release(self) -> None:  # noqa: B027 (nothing to give back unless a layer owns GL objects)
         pass
 
 

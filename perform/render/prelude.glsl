@@ -41,3 +41,10 @@ uniform float u_beat_phase;                // 0..1 through the current beat
 
 vec4 joint(int person, int index) { return u_joints[person * JOINTS + index]; }
 float aspect() { return u_resolution.x / u_resolution.y; }
+// turns the hue of an RGB colour by `turns` (1: all the way round), about the grey axis
+vec3 hueTurn(vec3 c, float turns) {
+    float a = turns * 6.2831853;
+    const vec3 k = vec3(0.57735027);
+    float ca = cos(a);
+    return c * ca + cross(k, c) * sin(a) + k * dot(k, c) * (1.0 - ca);
+}
