@@ -15,10 +15,11 @@ The checks, over the time after the warm-up:
   p99 of each half of a window (20 s at 48 fps: 960 frames), like halves (the same stretch of the
   performers' script, with the same scene switch) of the first (up to) three windows against the
   last three: the end's p99 is the start's plus the median of the paired changes, and the two must
-  be within 10 %. Medians keep a stretch disturbed by another process on a shared machine from
-  deciding, and pairing like halves keeps the script's busier and quieter stretches from looking
-  like drift. Every
-  window's CPU use, the soak's own and the rest of the machine's, is
+  be within 10 % (capture to render only from three windows at each end, a run of 5 minutes or
+  more: in a shorter one its p99 moves ~10 % between two windows with no drift). Medians keep a
+  stretch disturbed by another process on a shared machine from deciding, and pairing like halves
+  keeps the script's busier and quieter stretches from looking like drift. Every window's CPU
+  use, the soak's own and the rest of the machine's, is
   recorded beside it to tell the two apart. Capture to render includes the wait for the render's
   next frame, set by the phase between two clocks: the soak show's render rate is not a multiple
   of its source's, so that every window sees every phase;
@@ -596,6 +597,12 @@ def _drift(result: SoakResult, full: list[Window], limits: Limits) -> list[Check
         setattr(result, attr.replace("_ms", "_last_ms"), b)
         drift = abs(b - a) / a if a > 0 else math.inf
         measured = f"{drift:.1%} ({a:.2f} -> {b:.2f} ms, {span})"
+        if attr == "latency_p99_ms" and k < DRIFT_WINDOWS:
+            # capture to render holds a wait of up to one render period that depends on how two
+            # clocks meet: between two single windows its p99 moves ~10 % with no drift at all
+            measured += f"; not judged with fewer than {DRIFT_WINDOWS} windows at each end"
+            checks.append(Check(name, True, measured, f"< {limits.p99_drift:.0%} (long runs)", drift))
+            continue
         checks.append(Check(name, drift < limits.p99_drift, measured, f"< {limits.p99_drift:.0%}", drift))
     return checks
 

@@ -202,3 +202,13 @@ def test_drift_pairs_like_parts_of_the_script():
     # one disturbed quarter at the end does not decide
     one = steady[:3] + [window(3, draw_parts_ms=[20.0, 10.0, 40.0, 10.0])]
     assert verdict(result(one))["draw p99 drift"]
+
+
+def test_capture_to_render_drift_is_judged_only_from_three_windows_at_each_end():
+    short = [window(0), window(1, latency=30.0), window(2, latency=36.0)]
+    r = result(short)
+    check = next(c for c in r.checks if c.name == "capture to render p99 drift")
+    assert check.passed and "not judged" in check.measured and check.value == pytest.approx(0.2)
+    assert not verdict(result(short[:1] + [window(i, latency=30.0 + 2 * i) for i in range(1, 8)]))[
+        "capture to render p99 drift"
+    ]
