@@ -521,3 +521,18 @@ def test_param_and_time_bindings():
     assert b.update(Inputs(now=0.0, params={"strength": math.nan}), 0.0) == pytest.approx(0.5)
     t = bound(**{"from": "time", "range": [0, 60], "to": [0, 1]})
     assert t.update(Inputs(now=5.0, show_time=15.0), 0.0) == pytest.approx(0.25)
+
+
+def test_mask_filled_with_the_camera_uses_the_frame_the_mask_came_from(make_renderer):
+    renderer = make_renderer(width=64, height=36, scenes=["red"])
+    mask = np.ones((36, 64), np.float32)
+    older = Frame(np.full((36, 64, 3), (0, 0, 255), np.uint8), 3, 0.0)  # the poses' frame: blue
+    newer = Frame(np.full((36, 64, 3), (255, 0, 0), np.uint8), 5, 0.1)  # the newest camera image: red
+    poses = Poses(3, 0.0, 64, 36, (), mask=mask, frame=older)
+    spec = {"layers": [{"kind": "camera"}, {"kind": "mask", "fill": "camera", "softness": 0.0}]}
+    image = draw_scene(renderer, spec, Inputs(now=0.2, frame=newer, poses=poses))
+    assert (image == (0, 0, 255)).all()  # the silhouette shows the performer where the mask is
+    only_camera = draw_scene(
+        renderer, {"layers": [{"kind": "camera"}]}, Inputs(now=0.3, frame=newer, poses=poses)
+    )
+    assert (only_camera == (255, 0, 0)).all()  # the camera layer still shows the newest image

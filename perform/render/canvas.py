@@ -101,7 +101,8 @@ class Canvas:
         self._styled_own: moderngl.Texture | None = None
         self.mask = ctx.texture((1, 1), 1, np.zeros(1, "f4").tobytes(), dtype="f4")
         self.has_mask = False
-        self._seq = {"camera": -1, "styled": -1, "mask": -1}
+        self._seq = {"camera": -1, "styled": -1, "mask": -1, "pose_camera": -1}
+        self._pose_camera: moderngl.Texture | None = None
         self.inputs = Inputs(now=0.0)
         self.dt = 0.0
         self.joints = np.zeros((MAX_PEOPLE * JOINTS, 4), "f4")
@@ -139,6 +140,22 @@ class Canvas:
         self.has_mask = mask is not None or self._seq["mask"] >= 0
         self._pose_uniforms()
         self.upload_ms = (time.perf_counter() - t0) * 1000.0
+
+    def pose_camera(self) -> moderngl.Texture:
+        """The camera image the newest poses (and their mask) were found in.
+
+        The camera texture holds the newest image, often a frame or two ahead of the poses; a
+        silhouette filled with it would show the performer beside their own mask.
+        """
+        poses = self.inputs.poses
+        frame = poses.frame if poses is not None else None
+        if frame is None or frame.seq == self._seq["camera"]:
+            return self.camera
+        if frame.seq != self._seq["pose_camera"]:
+            self._pose_camera = self._upload(self._pose_camera, frame.image)
+            self._seq["pose_camera"] = frame.seq
+        assert self._pose_camera is not None
+        return self._pose_camera
 
     def _texture(self, image: np.ndarray) -> moderngl.Texture:
         h, w = image.shape[:2]
@@ -255,3 +272,6 @@ class Canvas:
         for prog in self.programs.values():
             prog.release()
         self.quad_vbo.release()
+        textures = {id(t): t for t in (self.camera, self._styled_own, self.mask, self._pose_camera) if t}
+        for texture in textures.values():
+            texture.release()

@@ -82,7 +82,8 @@ class ImageLayer(OwnTarget):
         if isinstance(spec, cfg.MaskLayer):
             if not rf.has_mask:
                 return None
-            source = {"colour": rf.camera, "camera": rf.camera, "styled": rf.styled}[spec.fill]
+            # the styled image is made from the poses' own frame, as the mask is
+            source = rf.styled if spec.fill == "styled" else rf.pose_camera()
             mode, fit = (1 if spec.fill == "colour" else 2), "stretch"
         else:
             assert isinstance(spec, cfg.CameraLayer | cfg.StyledLayer)
