@@ -796,10 +796,9 @@ class OscOutStage(Stage):
         now = time.monotonic()
         if last is None or loss is None or self._faded_out or now - self._fade_sent < 1 / 15:
             return False
-        age = now - last.t_capture
-        if age <= loss.stale_s:
+        keep = loss.keep(now - last.t_capture)
+        if keep is None:
             return False
-        keep = 0.0 if loss.neutral_s == 0 else max(0.0, 1.0 - (age - loss.stale_s) / loss.neutral_s)
         self._fade_sent = now
         self._faded_out = keep == 0.0
         self.send_frame(last.faded(keep), events, now, record=False)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import cv2
 import moderngl
 import numpy as np
@@ -116,8 +118,6 @@ class Canvas:
 
     def update(self, inputs: Inputs, dt: float) -> None:
         """Take the newest inputs: upload the images that changed, compute standard uniforms."""
-        import time
-
         t0 = time.perf_counter()
         self.inputs, self.dt = inputs, dt
         frame = inputs.frame
@@ -128,8 +128,7 @@ class Canvas:
             self._seq["camera"] = frame.seq
         styled = inputs.styled
         if styled is not None and styled.seq != self._seq["styled"]:
-            own = self._styled_own if self._styled_own is not self.camera else None
-            self._styled_own = self._upload(own, styled.image)
+            self._styled_own = self._upload(self._styled_own, styled.image)
             self._seq["styled"] = styled.seq
         self.styled = self._styled_own if self._styled_own is not None else self.camera
         poses = inputs.poses
@@ -171,13 +170,8 @@ class Canvas:
         h, w = image.shape[:2]
         comps = 1 if image.ndim == 2 else image.shape[2]
         want = "f4" if image.dtype == np.float32 else "f1"
-        if (
-            tex is None
-            or (tex is self.camera and tex.size == (1, 1))
-            or tex.size != (w, h)
-            or (tex.components != comps or tex.dtype != want)
-        ):
-            if tex is not None and tex is not self.camera:
+        if tex is None or tex.size != (w, h) or tex.components != comps or tex.dtype != want:
+            if tex is not None:
                 tex.release()
             tex = self._texture(image)
         tex.write(cv2.flip(np.ascontiguousarray(image), 0).data)

@@ -172,6 +172,12 @@ class InputLoss(Model):
         0.5, ge=0, le=60, description="Stale poses fade out and features fade to 0 over this long."
     )
 
+    def keep(self, age: float) -> float | None:
+        """How much of poses ``age`` seconds old to keep (1..0); None while they are not stale."""
+        if age <= self.stale_s:
+            return None
+        return 0.0 if self.neutral_s == 0 else max(0.0, 1.0 - (age - self.stale_s) / self.neutral_s)
+
 
 class Render(Model):
     """The stage picture: scenes drawn with OpenGL to a window, a video file, or both."""

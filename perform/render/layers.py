@@ -28,6 +28,9 @@ PALETTE = np.array(
 )
 
 
+BONES = np.array(CONNECTIONS, dtype=int)
+
+
 def performer_colour(slot: int) -> np.ndarray:
     return PALETTE[(slot - 1) % len(PALETTE)]
 
@@ -144,7 +147,7 @@ def skeleton_vertices(rf: Canvas, spec: cfg.SkeletonLayer) -> np.ndarray:
         px = np.stack([lm[:, 0] * w, (1.0 - lm[:, 1]) * h], axis=1)
         ok = lm[:, 3] >= spec.min_visibility
         colour = np.array(spec.colour if spec.colour is not None else performer_colour(body.slot), "f4")
-        pairs = np.array([(a, b) for a, b in CONNECTIONS if ok[a] and ok[b]], dtype=int).reshape(-1, 2)
+        pairs = BONES[ok[BONES[:, 0]] & ok[BONES[:, 1]]]
         if len(pairs):
             p0, p1 = px[pairs[:, 0]], px[pairs[:, 1]]
             d = p1 - p0

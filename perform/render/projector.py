@@ -154,12 +154,10 @@ class Projector:
         """Stale poses fade out, their features fade to 0, rather than freezing on stage."""
         if poses is None:
             return None, {}
-        loss = self.input_loss
-        age = now - poses.t_capture
-        self.pose_stale = age > loss.stale_s
-        if not self.pose_stale:
+        keep = self.input_loss.keep(now - poses.t_capture)
+        self.pose_stale = keep is not None
+        if keep is None:
             return poses, poses.features
-        keep = 0.0 if loss.neutral_s == 0 else max(0.0, 1.0 - (age - loss.stale_s) / loss.neutral_s)
         faded = poses.faded(keep)
         return faded, faded.features
 
