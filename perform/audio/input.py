@@ -94,11 +94,11 @@ class AudioInput(ABC):
             self._close_quietly()
             self._lost(now, f"{type(exc).__name__}: {exc}" if not str(exc) else str(exc))
             return
-        if not first:
-            self.reopens += 1
-            log.warning("%s is back", self.name)
         self.state, self.problem, self._reported = InputState.RUNNING, "", ""
         self._wait = BACKOFF_S[0]
+        if not first:  # counted once running again: a reader that sees the count sees the state
+            log.warning("%s is back", self.name)
+            self.reopens += 1
 
     def _lost(self, now: float, problem: str) -> None:
         self.state, self.problem = InputState.LOST, problem
