@@ -12,7 +12,7 @@ import pytest
 import perform.bench as bench
 from perform.bench import SECTIONS, markdown, run_bench
 from perform.bench.core import bench_core
-from perform.bench.render import BUILTIN, bench_render
+from perform.bench.render import BUILTIN, bench_render, bench_window
 from perform.cli import main
 from perform.render.gl import create_headless_context
 
@@ -102,6 +102,7 @@ def _quick_but_tiny(monkeypatch):
         "bench_render",
         functools.partial(bench_render, sizes=TINY[:1], frames=1, warmup=1, scenes=[BUILTIN]),
     )
+    monkeypatch.setattr(bench, "bench_window", functools.partial(bench_window, size=TINY[0], frames=1))
 
 
 def test_quick_report_has_every_section_and_the_machine(monkeypatch):

@@ -31,7 +31,7 @@ from perform.bench.osc import bench_osc
 from perform.bench.osc import markdown as osc_markdown
 from perform.bench.pose import bench_pose
 from perform.bench.pose import markdown as pose_markdown
-from perform.bench.render import BUILTIN, bench_render, gl_info, scene_names
+from perform.bench.render import BUILTIN, bench_render, bench_window, gl_info, scene_names, window_markdown
 from perform.bench.render import markdown as render_markdown
 from perform.bench.style import bench_style
 from perform.bench.style import markdown as style_markdown
@@ -40,7 +40,7 @@ from perform.style.stage import pick_device
 log = logging.getLogger(__name__)
 
 #: Sections in the order they run and are reported; ``end_to_end_render`` adds a scene.
-SECTIONS = ("core", "pose", "style", "render", "audio", "osc", "end_to_end", "end_to_end_render")
+SECTIONS = ("core", "pose", "style", "render", "window", "audio", "osc", "end_to_end", "end_to_end_render")
 
 #: Style sizes in --quick on a CPU: the size of the CPU goal (15 fps at 320x180). One frame of
 #: the three networks takes 1.6 s at 640x360 and 5-9 s at 1280x720 on 2 cores, and bench_style
@@ -145,6 +145,7 @@ def sections(quick: bool) -> dict[str, Callable[[], object]]:
         "pose": lambda: bench_pose(quick, frames=3 if quick else None),
         "style": lambda: _style(quick),
         "render": lambda: bench_render(quick),
+        "window": lambda: bench_window(quick),
         "audio": lambda: bench_audio(quick),
         "osc": lambda: bench_osc(quick),
         "end_to_end": lambda: bench_end_to_end(quick, seconds=2.0 if quick else None),
@@ -225,6 +226,7 @@ TITLES: dict[str, tuple[str, Callable[..., list[str]]]] = {
     "pose": ("Pose", _pose_markdown),
     "style": ("Style", _style_with_note),
     "render": ("Render", render_markdown),
+    "window": ("Projector window", window_markdown),
     "audio": ("Audio", audio_markdown),
     "osc": ("OSC", osc_markdown),
     "end_to_end": ("End to end", e2e_markdown),

@@ -28,9 +28,10 @@ from perform.bench.pose import stage_frame
 from perform.errors import PerformError
 from perform.pipeline import Frame, LatencyHistogram
 from perform.render.bindings import Inputs
-from perform.render.config import Render
+from perform.render.config import Render, Window
 from perform.render.gl import GLSL_VERSION, VERTEX, Target, create_headless_context, quad_buffer
 from perform.render.library import scene_library, search_folders
+from perform.render.output import Headless, Output, ProjectorWindow
 from perform.render.renderer import Renderer
 from perform.vision.draw import draw_bodies
 from perform.vision.types import Poses
@@ -326,6 +327,90 @@ def bench_render(
             }
     finally:
         ctx.release()
+
+
+def _output_frames(
+    output: Output, size: tuple[int, int], folder: Path, inputs: BenchInputs, warmup: int, frames: int
+) -> dict[str, object]:
+    """The built-in scene drawn and shown through ``output`` as a show does, then waited for."""
+    config = Render(
+        enabled=True, width=size[0], height=size[1], scene=BUILTIN, scenes=[BUILTIN], folders=[folder]
+    )
+    renderer = Renderer(output.ctx, config)
+    ms = LatencyHistogram()
+    try:
+        for n in range(warmup + frames):
+            t0 = time.perf_counter()
+            output.poll()
+            output.present(renderer.draw(inputs.next()))
+            output.finish()
+            if n >= warmup:
+                ms.add(time.perf_counter() - t0)
+    finally:
+        renderer.release()
+    return {"frames": ms.count, "ms": ms.summary_ms(), "output": output.report()}
+
+
+def bench_window(
+    quick: bool = False, size: tuple[int, int] = (1280, 720), frames: int | None = None
+) -> dict[str, object]:
+    """The projector window's frame time beside headless EGL at the same size, in one run.
+
+    A frame is what the show's render tick pays: the built-in scene drawn, shown (blit into the
+    window and swap, or nothing headless) and finished. Vsync is off, so the display's refresh
+    does not set the time. Skipped, with the reason, where no window can be opened.
+    """
+    frames = frames if frames is not None else (20 if quick else 200)
+    warmup = 2 if quick else 10
+    inputs = BenchInputs()
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "scenes").mkdir()
+        (Path(folder) / "scenes" / f"{BUILTIN}.yaml").write_text(BUILTIN_SCENE, encoding="utf-8")
+        try:
+            headless: Output = Headless()
+        except PerformError as exc:
+            return {"skipped": str(exc)}
+        try:
+            reference = _output_frames(headless, size, Path(folder), inputs, warmup, frames)
+        finally:
+            headless.close()  # one context at a time, as in a show
+        try:
+            window: Output = ProjectorWindow(Window(fullscreen=False, vsync=False), size, "perform bench")
+        except PerformError as exc:
+            return {"skipped": str(exc), "headless": reference}
+        try:
+            gl = gl_info(window.ctx)
+            shown = _output_frames(window, size, Path(folder), inputs, warmup, frames)
+        finally:
+            window.close()
+    return {
+        "size": f"{size[0]}x{size[1]}",
+        "scene": BUILTIN,
+        "gl": gl,
+        "window": shown,
+        "headless": reference,
+        "vs_headless_p50": _ratio(shown["ms"]["p50"], reference["ms"]["p50"]),  # type: ignore[index]
+    }
+
+
+def window_markdown(result: dict) -> list[str]:
+    """The window benchmark as Markdown lines."""
+    if "window" not in result:
+        return [f"Window: skipped ({result['skipped']})."]
+    lines = [
+        f"The projector window ({result['window']['output']['api']} on {result['gl']['renderer']}) against "
+        f"headless EGL, {result['size']}, the built-in scene; a frame is draw, show (blit and swap in "
+        "the window) and finish, vsync off.",
+        "",
+        "| output | p50 / p95 / p99 ms | frames | vs headless p50 |",
+        "|---|---|---:|---:|",
+    ]
+    for name in ("headless", "window"):
+        r, ms = result[name], result[name]["ms"]
+        ratio = "1" if name == "headless" else str(result["vs_headless_p50"])
+        cell = f"{ms['p50']:.2f} / {ms['p95']:.2f} / {ms['p99']:.2f}"
+        lines.append(f"| {name} | {cell} | {r['frames']} | {ratio} |")
+    return lines
 
 
 def markdown(result: dict) -> list[str]:

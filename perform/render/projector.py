@@ -46,14 +46,7 @@ class Projector:
     ) -> None:
         self.config = config
         self.input_loss = input_loss if input_loss is not None else InputLoss()
-        self.output: Output = Headless()
-        if window:
-            try:
-                self.output.close()
-                self.output = ProjectorWindow(config.window, (config.width, config.height), title)
-            except PerformError as exc:
-                log.warning("render: %s; drawing headless", exc)
-                self.output = Headless()
+        self.output = self._open_output(window, title)
         try:
             self.renderer = Renderer(self.output.ctx, config, show_dir)
         except Exception:
@@ -91,6 +84,15 @@ class Projector:
         self.picture: moderngl.Texture | None = None  # what was shown last
         self.camera_lost = False
         self._resume: str | None = None
+
+    def _open_output(self, window: bool, title: str) -> Output:
+        """The window when asked for and one opens, else headless: one GL context per show."""
+        if window:
+            try:
+                return ProjectorWindow(self.config.window, (self.config.width, self.config.height), title)
+            except PerformError as exc:
+                log.warning("render: %s; drawing headless", exc)
+        return Headless()
 
     def tick(self) -> None:
         """Handle commands, cues and triggers, then draw one frame from the newest inputs."""
@@ -225,6 +227,7 @@ class Projector:
             "draw_ms": self.draw_ms.summary_ms(),
             "upload_ms": self.upload_ms.summary_ms(),
             "pose_to_render_ms": self.pose_to_render.summary_ms(),
+            "output": self.output.report(),
         }
         if self.recorder is not None:
             out["record"] = self.recorder.close()
