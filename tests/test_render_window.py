@@ -133,15 +133,16 @@ def test_fullscreen_window_draws_moves_takes_keys_reloads_records_and_quits(xser
     assert any(colour_share(f, (255, 0, 0)) > 0.9 for f in frames), "the recording holds the red scene"
 
 
-def test_windowed_without_vsync_opens_at_the_render_size_and_exits_at_the_end(xserver, tmp_path):
+def test_windowed_without_vsync_opens_at_the_render_size_and_closes_on_escape(xserver, tmp_path):
     show = write_show(tmp_path, fullscreen=False, vsync=False, hide_cursor=False)
     stats = tmp_path / "stats.json"
-    proc = perform(xserver, "run", show, "--seconds", "10", "--stats", stats)
+    proc = perform(xserver, "run", show, "--seconds", "120", "--stats", stats)
     try:
         window = xserver.window("window test")
         assert xserver.geometry(window) == (320, 180)
         xserver.wait_for("the wrist dot", lambda p: colour_share(p[:180, :320], (255, 255, 255)) > 0.001)
-        finish(proc)
+        xserver.key(window, "Escape")
+        assert "window closed" in finish(proc)
     finally:
         if proc.poll() is None:
             proc.kill()
