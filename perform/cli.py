@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", type=Path, metavar="IMAGE", help="write the image with skeletons and masks drawn"
     )
     pose.add_argument(
-        "--max-people", type=int, default=1, metavar="N", help="look for up to N people (default 1)"
+        "--max-people", type=int, default=10, metavar="N", help="look for up to N people (default 10)"
     )
     pose.add_argument(
         "--min-confidence", type=float, default=0.5, metavar="C", help="detection threshold 0..1"

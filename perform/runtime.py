@@ -237,6 +237,9 @@ class ShowMonitor:
         self.recent: deque[str] = deque(maxlen=3)
         self.counts: Counter[str] = Counter()
         self.most_people = 0
+        self._people_sum = 0
+        self._people_frames = 0
+        self._seq = -1
 
     def poll(self) -> None:
         for event in self.cursor.drain():
@@ -245,8 +248,20 @@ class ShowMonitor:
             self.counts[event.name] += 1
             self.recent.append(f"{time.strftime('%H:%M:%S')} {event.address_suffix}")
         poses = self.pipeline.poses.latest()
-        if poses is not None:
+        if poses is not None and poses.seq != self._seq:
+            self._seq = poses.seq
             self.most_people = max(self.most_people, len(poses.bodies))
+            self._people_sum += len(poses.bodies)
+            self._people_frames += 1
+
+    def report(self) -> dict[str, object]:
+        """For the stats file: people on stage (most at once, mean over the frames seen), events by name."""
+        self.poll()
+        mean = self._people_sum / self._people_frames if self._people_frames else 0.0
+        return {
+            "people": {"most": self.most_people, "mean": round(mean, 2)},
+            "events": dict(sorted(self.counts.items())),
+        }
 
     def lines(self) -> list[str]:
         self.poll()
@@ -368,6 +383,8 @@ def run_show(show: Show, options: RunOptions, console: Console, warnings: Warnin
         pipeline.stop(STOP_TIMEOUT_S)
     render_report = projector.close() if projector is not None else None
     report = make_report(pipeline, show)
+    if pipeline.has_poses:
+        report.update(monitor.report())
     if projector is not None and render_report is not None:
         report["frame_to_render"] = projector.frame_to_render.summary_ms()
         report["render"] = render_report

@@ -234,7 +234,15 @@ class Pose(Model):
         "multi-scale detection (several, finds far people); tasks: MediaPipe's PoseLandmarker (several); "
         "auto: legacy for max_people 1, else twopass.",
     )
-    max_people: int = Field(1, ge=1, le=10, description="Most people tracked at once.")
+    max_people: int = Field(
+        6,
+        ge=1,
+        le=10,
+        description="Most people tracked at once. 1 uses MediaPipe's legacy API (about 30 ms a frame on 2 "
+        "cores); more uses the two-pass backend, whose cost grows with the people on stage: about 20 ms of "
+        "landmarks per person refreshed (at most `landmark_budget` a frame) plus the detector's views "
+        "(docs/multi-person.md).",
+    )
     min_detection_confidence: float = Field(
         0.5, ge=0, le=1, description="Score a new person needs to be detected."
     )
@@ -248,6 +256,26 @@ class Pose(Model):
         le=300,
         description="twopass backend: look for new people every N frames (and whenever one is lost); "
         "in between, each person is followed from their last landmarks.",
+    )
+    proposals: Literal["motion", "grid"] = Field(
+        "motion",
+        description="twopass backend, where the detector looks for new people: motion (a fixed camera: "
+        "where something moves, plus the whole frame; finds people from about 50 px tall cheaply) or grid "
+        "(the whole frame and fixed tiles: a moving camera; still images always use the grid).",
+    )
+    landmark_budget: int = Field(
+        4,
+        ge=0,
+        le=10,
+        description="twopass backend: at most this many landmark runs a frame (0: everyone every frame); "
+        "more people are refreshed in turns and carried forward by their motion in between.",
+    )
+    mask_smoothing_s: float = Field(
+        0.1,
+        ge=0,
+        le=5,
+        description="Time constant of the combined person mask's smoothing (0: none), so edges do not "
+        "flicker.",
     )
     tiles: Literal["auto"] | TileCount | tuple[TileCount, TileCount] = Field(
         "auto",

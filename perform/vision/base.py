@@ -74,6 +74,9 @@ def make_backend(config: PoseConfig, static_images: bool = False) -> PoseBackend
                 min_tracking_confidence=config.min_tracking_confidence,
                 masks=config.masks,
                 detect_every=1 if static_images else config.detect_every,
+                proposals="grid" if static_images else config.proposals,
+                landmark_budget=0 if static_images else config.landmark_budget,
+                tile_sizes=(0.5, 0.3) if static_images else (0.6,),
             )
     from perform.vision.tasks import TasksPose
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import cv2
 import numpy as np
 
 from perform.pipeline import EventLog, Frame
@@ -30,6 +31,7 @@ class Perception:
         self.features = FeatureExtractor(window_s=c.features_window_s)
         self._filters: dict[int, tuple[OneEuro, OneEuro]] = {}
         self._entered: dict[int, float] = {}
+        self._mask: tuple[np.ndarray | None, float] = (None, 0.0)
 
     def _filters_for(self, track_id: int) -> tuple[OneEuro, OneEuro]:
         if track_id not in self._filters:
@@ -91,10 +93,7 @@ class Perception:
         t_features: float | None = None,
     ) -> Poses:
         """Add the combined mask and the features to bodies that are already tracked."""
-        masks = [b.mask for b in bodies if b.mask is not None]
-        mask = None
-        if masks:
-            mask = masks[0] if len(masks) == 1 else np.maximum.reduce(masks)
+        mask = self._union_mask([b.mask for b in bodies if b.mask is not None], t_capture, width, height)
         t = t_capture if t_features is None else t_features
         features = self.features.update(bodies, t, aspect=width / height)
         if self.events is not None:
@@ -102,8 +101,30 @@ class Perception:
                 self.events.publish(event)
         return Poses(seq, t_capture, width, height, tuple(bodies), features, events, mask, frame)
 
+    def _union_mask(self, masks: list[np.ndarray], t: float, width: int, height: int) -> np.ndarray | None:
+        """Everyone's mask in one, smoothed over time (``mask_smoothing_s``) so edges do not flicker."""
+        union = None
+        if masks:
+            union = masks[0] if len(masks) == 1 else np.maximum.reduce(masks)
+        tau = self.config.mask_smoothing_s
+        last, t_last = self._mask
+        if tau <= 0 or last is None or last.shape != (height, width) or not t > t_last:
+            self._mask = (None if union is None else union.astype(np.float32, copy=True), t)
+            return union
+        keep = float(np.exp(-(t - t_last) / tau))
+        if union is None:
+            if keep < 0.05:  # faded out
+                self._mask = (None, t)
+                return None
+            smooth = last * keep
+        else:
+            smooth = cv2.addWeighted(last, keep, union.astype(np.float32, copy=False), 1.0 - keep, 0.0)
+        self._mask = (smooth, t)
+        return smooth
+
     def reset(self) -> None:
         self.tracker.reset()
         self.features.reset()
         self._filters.clear()
         self._entered.clear()
+        self._mask = (None, 0.0)

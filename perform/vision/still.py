@@ -15,7 +15,7 @@ from perform.vision.types import LANDMARK_NAMES, Detection
 
 
 def detect_image(
-    path: Path, max_people: int = 1, min_confidence: float = 0.5, masks: bool = True
+    path: Path, max_people: int = 10, min_confidence: float = 0.5, masks: bool = True
 ) -> tuple[np.ndarray, list[Detection]]:
     """The image (RGB) and the people found in it, best first."""
     image = read_image(path)

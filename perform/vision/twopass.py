@@ -21,14 +21,17 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Literal
 
 import cv2
 import numpy as np
 
 from perform.vision.base import PoseBackend
 from perform.vision.bundle import DETECTOR_MODEL, LANDMARK_MODEL, ModelBundleError
+from perform.vision.motion import Box, MotionMap
 from perform.vision.tasks import similarity
 from perform.vision.types import NUM_LANDMARKS, Detection
 
@@ -106,6 +109,33 @@ def plan_views(width: int, height: int, tile_sizes: tuple[float, ...], overlap: 
         if side < max(width, height):  # else one tile: the whole frame again
             views += [View(x, y, side) for y in spans[1] for x in spans[0]]
     return views
+
+
+def views_around(blobs: Sequence[Box], zoom: float = 3.0, least: float = 96.0) -> list[View]:
+    """Square views around places where something moves: side ``zoom`` x the blob's height (at least
+    ``least`` px), so a person fills a third of the detector's input, where it scores best (a 50 px
+    walker is upscaled 1.5x); a blob wider than that (people side by side) gets views along it,
+    overlapping by half."""
+    views: list[View] = []
+    for b in blobs:
+        side = max(zoom * b.h, least)
+        cy = (b.y0 + b.y1) / 2
+        if b.w <= 0.75 * side:
+            centres = [(b.x0 + b.x1) / 2]
+        else:
+            n = math.ceil((b.w - 0.5 * side) / (0.5 * side)) + 1
+            centres = [b.x0 + 0.25 * side + i * (b.w - 0.5 * side) / (n - 1) for i in range(n)]
+        for cx in centres:
+            view = View(cx - side / 2, cy - side / 2, side)
+            if not any(_same_view(view, v) for v in views):
+                views.append(view)
+    return views
+
+
+def _same_view(a: View, b: View) -> bool:
+    big = max(a.size, b.size)
+    d = math.hypot(a.x0 + a.size / 2 - b.x0 - b.size / 2, a.y0 + a.size / 2 - b.y0 - b.size / 2)
+    return d < 0.25 * big and min(a.size, b.size) > 0.7 * big
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -256,6 +286,73 @@ class _Person:
     tracked: bool
 
 
+# A new person needs this mean landmark presence: a chair with a shirt on it scores 0.1, a portrait
+# cut at the waist 0.45, a whole body 0.9 and more.
+_MIN_NEW_SCORE = 0.3
+_MAX_CARRY = 3  # frames a person over the landmark budget is carried forward before a refresh
+
+
+@dataclass(slots=True)
+class _Track:
+    """A followed person: their last landmarks, next ROI, and motion in pixels a frame."""
+
+    person: _Person
+    roi: Roi
+    velocity: tuple[float, float] = (0.0, 0.0)
+    stale: int = 0  # frames since the landmarks were refreshed
+
+    def box(self, w: int, h: int) -> Box:
+        """Around the landmarks the model is sure of, in pixels."""
+        lm = self.person.landmarks
+        sure = lm[lm[:, 3] >= 0.5] if (lm[:, 3] >= 0.5).sum() >= 4 else lm
+        x, y = sure[:, 0] * w, sure[:, 1] * h
+        return Box(float(x.min()), float(y.min()), float(x.max()), float(y.max()))
+
+    @classmethod
+    def follow(cls, old: _Track | None, person: _Person, w: int, h: int) -> _Track:
+        velocity = (0.0, 0.0)
+        if old is not None:
+            frames = old.stale + 1
+            before, now = old.person.landmarks, person.landmarks
+            dx = float(np.median(now[:, 0] - before[:, 0])) * w / frames
+            dy = float(np.median(now[:, 1] - before[:, 1])) * h / frames
+            velocity = (dx, dy)
+        return cls(person, person.next_roi, velocity, 0)
+
+    def carried(self, w: int, h: int) -> _Track:
+        """One frame on, moved by the track's motion, the landmarks not refreshed."""
+        dx, dy = self.velocity
+        lm = self.person.landmarks.copy()
+        lm[:, 0] += dx / w
+        lm[:, 1] += dy / h
+        mask = self.person.mask
+        if mask is not None and (dx or dy):
+            mask = cv2.warpAffine(mask, np.float32([[1, 0, dx], [0, 1, dy]]), (mask.shape[1], mask.shape[0]))
+        roi = replace(self.roi, cx=self.roi.cx + dx, cy=self.roi.cy + dy)
+        person = replace(self.person, landmarks=lm, mask=mask, next_roi=roi, tracked=True)
+        return _Track(person, roi, self.velocity, self.stale + 1)
+
+
+def _uncovered(blob: Box, known: Sequence[Box]) -> tuple[float, float] | None:
+    """The widest span of ``blob`` (x0, x1) that none of ``known`` covers, when it is wide enough
+    for another person beside them (0.35 of the blob's height); None where nobody is known in it."""
+    spans = sorted((max(k.x0, blob.x0), min(k.x1, blob.x1)) for k in known if blob.overlap(k) > 0.1)
+    if not spans:
+        return None
+    gaps, x = [], blob.x0
+    for a, b in spans:
+        gaps.append((x, a))
+        x = max(x, b)
+    gaps.append((x, blob.x1))
+    a, b = max(gaps, key=lambda g: g[1] - g[0])
+    return (a, b) if b - a >= 0.35 * blob.h else None
+
+
+def _roi_box(roi: Roi) -> Box:
+    half = roi.size / 2.5  # the ROI is 1.25 x the body's extent; the box is the body
+    return Box(roi.cx - half, roi.cy - half, roi.cx + half, roi.cy + half)
+
+
 class TwoPassPose(PoseBackend):
     """Up to ``num_poses`` people per frame: multi-scale BlazePose detection, then BlazePose
     landmarks on each person's own ROI at full resolution, tracked between frames.
@@ -267,6 +364,13 @@ class TwoPassPose(PoseBackend):
     side as a fraction of the frame's shorter side (empty: the whole frame only); ``overlap``: the
     least overlap of neighbouring tiles. ``score`` is the mean presence of the 33 landmarks, as
     :class:`~perform.vision.tasks.TasksPose`.
+
+    ``proposals="motion"`` (a fixed camera): the detector looks where something moves
+    (:class:`~perform.vision.motion.MotionMap`), in views sized to the moving blob, plus the whole
+    frame; a blob no tracked person explains is looked at on the frame it appears (then not again
+    for ``detect_every`` frames if nobody was there); the tiles are used only while the background
+    is learnt. ``landmark_budget``: at most this many landmark runs a frame (0: no limit); people
+    over the budget are refreshed in turns, carried forward by their motion in between.
     """
 
     name = "twopass"
@@ -281,6 +385,8 @@ class TwoPassPose(PoseBackend):
         tile_sizes: tuple[float, ...] = (0.6,),
         overlap: float = 0.25,
         threads: int | None = None,
+        proposals: Literal["grid", "motion"] = "grid",
+        landmark_budget: int = 0,
     ) -> None:
         if num_poses < 1:
             raise ValueError(f"num_poses: expected >= 1, got {num_poses}")
@@ -312,22 +418,26 @@ class TwoPassPose(PoseBackend):
         self._anchors = ssd_anchors()
         self._views: list[View] = []
         self._size: tuple[int, int] | None = None
-        self._tracked: list[Roi] = []
+        self._tracked: list[_Track] = []
         self._frame = 0
         self._lost = False
+        self.landmark_budget = landmark_budget
+        self.motion = MotionMap() if proposals == "motion" else None
+        self._examined: list[tuple[Box, int]] = []  # motion blobs looked at in vain, and when
         #: Detector runs (views) and landmark runs in the last call, for benchmarks.
         self.last_runs = (0, 0)
 
     # -- detection pass -------------------------------------------------------------------------
 
-    def detect_rois(self, image: np.ndarray) -> list[tuple[Roi, float]]:
-        """The detector's people in ``image`` as landmark ROIs (frame pixels), best first."""
+    def detect_rois(self, image: np.ndarray, views: Sequence[View] | None = None) -> list[tuple[Roi, float]]:
+        """The detector's people in ``image`` as landmark ROIs (frame pixels), best first; it looks
+        at ``views``, by default the whole frame and the tiles."""
         h, w = image.shape[:2]
         if self._size != (w, h):
             self._views = plan_views(w, h, self.tile_sizes, self.overlap)
             self._size = (w, h)
         boxes, kps, scores, coverage = [], [], [], []
-        for view in self._views:
+        for view in self._views if views is None else views:
             tensor = self._view_tensor(image, view)
             self._detector.set_tensor(self._det_in, tensor[None])
             self._detector.invoke()
@@ -415,39 +525,97 @@ class TwoPassPose(PoseBackend):
     def detect(self, image: np.ndarray, t_capture: float) -> list[Detection]:
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"expected an (H, W, 3) uint8 RGB image, got {image.shape} {image.dtype}")
-        if self._size != image.shape[1::-1]:
+        h, w = image.shape[:2]
+        if self._size != (w, h):
             self._tracked = []  # ROIs of another frame size
-        rois = [(roi, True) for roi in self._tracked]
-        views = 0
-        if self._lost or not self._tracked or self._frame % self.detect_every == 0:
-            for roi, _ in self.detect_rois(image):
-                if len(rois) >= self.num_poses:
-                    break
-                if not any(_same_place(roi, other) for other, _ in rois):
-                    rois.append((roi, False))
-            views = len(self._views)
+            self._views = plan_views(w, h, self.tile_sizes, self.overlap)
+            self._size = (w, h)
+        frame = self._frame
         self._frame += 1
-        people: list[_Person] = []
+        fresh = self._look(image, frame)
+        fresh = [r for r in fresh if not any(_same_place(r[0], t.roi) for t in self._tracked)]
+        fresh = fresh[: max(0, self.num_poses - len(self._tracked))]
+        # the landmark budget: new people first, then those refreshed longest ago
+        budget = self.landmark_budget or len(fresh) + len(self._tracked)
+        order = sorted(self._tracked, key=lambda t: -t.stale)
+        refresh, carry = order[: max(0, budget - len(fresh))], order[max(0, budget - len(fresh)) :]
+        tracks: list[_Track] = []
         self._lost = False
-        for roi, tracked in rois:
+        runs = 0
+        for roi, track in [(r, None) for r, _ in fresh] + [(t.roi, t) for t in refresh]:
+            runs += 1
             person = self.landmarks(image, roi, self.masks)
-            if person is None:
-                self._lost |= tracked
+            if person is None or (track is None and person.score < _MIN_NEW_SCORE):
+                self._lost |= track is not None
                 continue
-            person.tracked = tracked
-            people.append(person)
-        self.last_runs = (views, len(rois))
+            if self.masks and self.motion is not None and float(person.mask.max()) < 0.5:
+                person.mask = self._moving_silhouette(person, w, h)
+            person.tracked = track is not None
+            tracks.append(_Track.follow(track, person, w, h))
+        tracks += [t.carried(w, h) for t in carry if t.stale < _MAX_CARRY]
+        self.last_runs = (self._views_run, runs)
         # Two ROIs can settle on one person (a tracked one and a fresh detection, or two tiles'):
         # keep the tracked copy, then the better one.
-        people.sort(key=lambda p: (p.tracked, p.score), reverse=True)
-        kept: list[_Person] = []
-        for p in people:
-            if all(similarity(p.landmarks, k.landmarks) < 0.5 for k in kept):
-                kept.append(p)
-        kept.sort(key=lambda p: p.score, reverse=True)
-        kept = kept[: self.num_poses]
-        self._tracked = [p.next_roi for p in kept]
-        return [Detection(p.landmarks, p.world, p.score, p.mask) for p in kept]
+        tracks.sort(key=lambda t: (t.person.tracked, t.person.score), reverse=True)
+        kept: list[_Track] = []
+        for t in tracks:
+            if all(similarity(t.person.landmarks, k.person.landmarks) < 0.5 for k in kept):
+                kept.append(t)
+        kept.sort(key=lambda t: t.person.score, reverse=True)
+        self._tracked = kept[: self.num_poses]
+        return [Detection(p.landmarks, p.world, p.score, p.mask) for p in (t.person for t in self._tracked)]
+
+    def _moving_silhouette(self, person: _Person, w: int, h: int) -> np.ndarray | None:
+        """Where the model gives a small person no mask: what moves inside their box."""
+        fg = self.motion.silhouette(w, h) if self.motion is not None else None
+        if fg is None:
+            return person.mask
+        box = _Track(person, person.next_roi).box(w, h)
+        pad = 0.15 * box.h
+        x0, y0 = max(0, int(box.x0 - pad)), max(0, int(box.y0 - pad))
+        x1, y1 = min(w, int(box.x1 + pad) + 1), min(h, int(box.y1 + pad) + 1)
+        out = np.zeros((h, w), np.float32)
+        out[y0:y1, x0:x1] = fg[y0:y1, x0:x1]
+        return out
+
+    def _look(self, image: np.ndarray, frame: int) -> list[tuple[Roi, float]]:
+        """New people, where the detector is due to look this frame."""
+        self._views_run = 0
+        due = self._lost or not self._tracked or frame % self.detect_every == 0
+        if self.motion is None or not self.motion.warm:
+            if self.motion is not None:
+                self.motion.update(image)
+            if not due:
+                return []
+            self._views_run = len(self._views)
+            return self.detect_rois(image)
+        blobs = self.motion.update(image)
+        people = [t.box(*image.shape[1::-1]) for t in self._tracked]
+        self._examined = [(b, f) for b, f in self._examined if frame - f < self.detect_every]
+        look = [
+            b
+            for b in blobs
+            if sum(b.overlap(p) for p in people) < (0.8 if due else 0.4)
+            and (due or not any(b.overlap(e) > 0.5 for e, _ in self._examined))
+        ]
+        views = views_around(look)
+        if due:
+            views.insert(0, self._views[0])  # the whole frame: people who stand still
+        if not views:
+            return []
+        self._views_run = len(views)
+        found = self.detect_rois(image, views)
+        for b in look:
+            if not any(b.overlap(_roi_box(roi)) > 0.2 for roi, _ in found):
+                self._examined.append((b, frame))
+        # the detector sees one of two people side by side or one behind the other: the landmark
+        # model is asked directly about the part of a blob nobody explains
+        known = people + [_roi_box(roi) for roi, _ in found]
+        for b in look:
+            rest = _uncovered(b, known)
+            if rest is not None:
+                found.append((Roi((rest[0] + rest[1]) / 2, (b.y0 + b.y1) / 2, 1.5 * b.h, 0.0), 0.0))
+        return found
 
     def reset(self) -> None:
         """Forget tracked people: the next call runs the detector."""
