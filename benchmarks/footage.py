@@ -1,10 +1,13 @@
-"""Recall, precision and cost of pose variants on real wide-shot footage (docs/multi-person.md).
+"""Recall, precision, identity and cost of pose variants on real wide-shot footage.
 
 Run from the repository root: ``python -m benchmarks.footage [--warm 30] [--variants a,b]``.
-For each hand-annotated frame N of OpenCV's vtest.avi (tests/data/footage), a fresh backend
-watches frames N-warm..N as a show would (detection on some frames, tracking between, the
-background learnt), and its people on frame N are scored against the annotations. ms a frame
-are over the frames after the background model's warm-up.
+For each hand-annotated frame N of OpenCV's vtest.avi (tests/data/footage), a fresh pose stage
+(backend and perception: slots, smoothing) watches frames N-warm..N as a show would (detection
+on some frames, tracking between, the background learnt) and the bodies it hands on at frame N
+are scored against the annotations. Identity: the same over the annotated clip (frames 100-199),
+counting how often an annotated person changes slot. ms a frame are the backend and perception
+together, over the frames after the background model's warm-up. docs/multi-person.md has the
+results.
 """
 
 from __future__ import annotations
@@ -15,37 +18,64 @@ import time
 import numpy as np
 
 from perform.pipeline import LatencyHistogram
+from perform.show.models import Pose
+from perform.vision.perception import Perception
 from perform.vision.twopass import TwoPassPose
-from tests.footage import Score, annotated_frames, landmark_box, score, video_frames
+from tests.footage import (
+    Identity,
+    Score,
+    annotated_frames,
+    annotated_tracks,
+    identity,
+    landmark_box,
+    score,
+    video_frames,
+)
 
 VARIANTS: dict[str, dict] = {
     "tiles 0.6 (old default)": dict(tile_sizes=(0.6,)),
     "tiles 0.5 + 0.3, detect every frame": dict(tile_sizes=(0.5, 0.3), detect_every=1),
-    "motion": dict(proposals="motion", detect_every=5),
+    "motion, no budget": dict(proposals="motion", detect_every=5),
+    "motion, budget 4 (default)": dict(proposals="motion", detect_every=5, landmark_budget=4),
     "motion, budget 3": dict(proposals="motion", detect_every=5, landmark_budget=3),
-    "motion, budget 4": dict(proposals="motion", detect_every=5, landmark_budget=4),
 }
+WARMUP = 15  # frames not timed: the models load, the background is learnt
 
 
-def run(variant: str, warm: int, max_people: int = 10) -> dict[str, object]:
+class Watch:
+    """One pose stage over a stretch of video: bodies (slot -> box) per frame, ms per frame."""
+
+    def __init__(self, variant: str, ms: LatencyHistogram, max_people: int = 10) -> None:
+        self.backend = TwoPassPose(num_poses=max_people, masks=False, **VARIANTS[variant])
+        self.perception = Perception(Pose(max_people=max_people, masks=False))
+        self.ms = ms
+        self.people: list[int] = []
+
+    def run(self, start: int, stop: int) -> dict[int, dict[int, tuple[float, ...]]]:
+        out = {}
+        for i, image in video_frames(start, stop):
+            h, w = image.shape[:2]
+            t = i / 10.0  # the video's own clock: 10 fps
+            t0 = time.perf_counter()
+            poses = self.perception(self.backend(image, t), i, t, w, h)
+            if i >= start + WARMUP:
+                self.ms.add(time.perf_counter() - t0)
+            self.people.append(len(poses.bodies))
+            out[i] = {b.slot: landmark_box(b.landmarks, w, h) for b in poses.bodies}
+        self.backend.close()
+        return out
+
+
+def measure(variant: str, warm: int) -> dict[str, object]:
     total = Score()
     ms = LatencyHistogram()
-    people, views, runs = [], [], []
     for ann in annotated_frames():
-        backend = TwoPassPose(num_poses=max_people, masks=False, **VARIANTS[variant])
-        t = 0.0
-        for i, image in video_frames(max(0, ann.frame - warm), ann.frame + 1):
-            t0 = time.perf_counter()
-            dets = backend(image, t)
-            if i >= ann.frame - warm + 15:
-                ms.add(time.perf_counter() - t0)
-            people.append(len(dets))
-            views.append(backend.last_runs[0])
-            runs.append(backend.last_runs[1])
-            t += 0.1
-        h, w = image.shape[:2]
-        total.add(score([landmark_box(d.landmarks, w, h) for d in dets], ann.people))
-        backend.close()
+        watch = Watch(variant, ms)
+        boxes = watch.run(max(0, ann.frame - warm), ann.frame + 1)
+        total.add(score(list(boxes[ann.frame].values()), ann.people))
+    tracks = annotated_tracks()
+    watch = Watch(variant, ms)
+    ident: Identity = identity(watch.run(tracks.start - warm, tracks.end + 1), tracks)
     return {
         "recall": round(total.recall, 3),
         "precision": round(total.precision, 3),
@@ -53,8 +83,8 @@ def run(variant: str, warm: int, max_people: int = 10) -> dict[str, object]:
         "missed": total.missed,
         "false": total.false,
         "ms": ms.summary_ms(),
-        "views_mean": round(float(np.mean(views)), 2),
-        "landmark_runs_mean": round(float(np.mean(runs)), 2),
+        "identity": {"matched": ident.matched, "missed": ident.missed, "switches": ident.switches},
+        "people_mean": round(float(np.mean(watch.people)), 2),
     }
 
 
@@ -64,14 +94,16 @@ def main() -> None:
     ap.add_argument("--variants", help="comma-separated names (default: all)")
     args = ap.parse_args()
     names = args.variants.split(",") if args.variants else list(VARIANTS)
-    print("| variant | recall | precision | found / missed / false | p50 / p95 / p99 ms | views | landmarks |")
-    print("|---|---:|---:|---|---|---:|---:|")
+    print("| variant | recall | precision | found / missed / false | p50 / p95 / p99 ms | clip: switches |")
+    print("|---|---:|---:|---|---|---|")
     for name in names:
-        r = run(name, args.warm)
-        m = r["ms"]
+        r = measure(name, args.warm)
+        m, ident = r["ms"], r["identity"]
+        counts = f"{r['found']} / {r['missed']} / {r['false']}"
+        cost = f"{m['p50']:.0f} / {m['p95']:.0f} / {m['p99']:.0f}"
         print(
-            f"| {name} | {r['recall']:.2f} | {r['precision']:.2f} | {r['found']} / {r['missed']} / {r['false']} "
-            f"| {m['p50']:.0f} / {m['p95']:.0f} / {m['p99']:.0f} | {r['views_mean']} | {r['landmark_runs_mean']} |",
+            f"| {name} | {r['recall']:.2f} | {r['precision']:.2f} | {counts} | {cost} "
+            f"| {ident['switches']} in {ident['matched']} matches ({ident['missed']} missed) |",
             flush=True,
         )
 

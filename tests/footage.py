@@ -116,3 +116,61 @@ def video_frames(start: int, stop: int, path: Path = VTEST):
             yield i, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
     finally:
         cap.release()
+
+
+@dataclass(frozen=True)
+class Tracks:
+    """People followed by hand through a clip: their boxes every ``step`` frames from ``start``."""
+
+    start: int
+    end: int
+    step: int
+    boxes: dict[int, dict[int, Person]]  # frame -> person id -> box
+
+
+def annotated_tracks() -> Tracks:
+    data = json.loads((FOOTAGE / "vtest_tracks.json").read_text())
+    boxes: dict[int, dict[int, Person]] = {}
+    for track in data["tracks"]:
+        ignore = {int(k): bool(v) for k, v in track.get("ignore", {}).items()}
+        for frame, box in track["boxes"].items():
+            boxes.setdefault(int(frame), {})[track["id"]] = Person(tuple(box), ignore.get(int(frame), False))
+    return Tracks(data["start"], data["end"], data["step"], boxes)
+
+
+@dataclass
+class Identity:
+    """Slots against annotated people over a clip: matches, and how often a person changed slot."""
+
+    matched: int = 0
+    missed: int = 0
+    switches: int = 0
+
+
+def identity(per_frame: dict[int, dict[int, tuple[float, ...]]], tracks: Tracks) -> Identity:
+    """``per_frame``: frame -> slot -> box. A switch is an annotated person matched to another slot
+    than at their last match (the CLEAR-MOT count)."""
+    out = Identity()
+    last: dict[int, int] = {}
+    for frame in sorted(tracks.boxes):
+        people = tracks.boxes[frame]
+        slots = per_frame.get(frame, {})
+        pairs = sorted(
+            ((iou(box, p.box), slot, pid) for slot, box in slots.items() for pid, p in people.items()),
+            reverse=True,
+        )
+        used_s: set[int] = set()
+        used_p: set[int] = set()
+        for overlap, slot, pid in pairs:
+            if overlap < MIN_IOU or slot in used_s or pid in used_p:
+                continue
+            used_s.add(slot)
+            used_p.add(pid)
+            if people[pid].ignore:
+                continue
+            out.matched += 1
+            if pid in last and last[pid] != slot:
+                out.switches += 1
+            last[pid] = slot
+        out.missed += sum(1 for pid, p in people.items() if pid not in used_p and not p.ignore)
+    return out

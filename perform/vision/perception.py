@@ -113,10 +113,10 @@ class Perception:
             return union
         keep = float(np.exp(-(t - t_last) / tau))
         if union is None:
-            if keep < 0.05:  # faded out
+            smooth = last * keep
+            if float(smooth.max()) < 0.02:  # faded out
                 self._mask = (None, t)
                 return None
-            smooth = last * keep
         else:
             smooth = cv2.addWeighted(last, keep, union.astype(np.float32, copy=False), 1.0 - keep, 0.0)
         self._mask = (smooth, t)

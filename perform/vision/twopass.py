@@ -614,7 +614,7 @@ class TwoPassPose(PoseBackend):
         for b in look:
             rest = _uncovered(b, known)
             if rest is not None:
-                found.append((Roi((rest[0] + rest[1]) / 2, (b.y0 + b.y1) / 2, 1.5 * b.h, 0.0), 0.0))
+                found.append((Roi((rest[0] + rest[1]) / 2, (b.y0 + b.y1) / 2, 1.2 * b.h, 0.0), 0.0))
         return found
 
     def reset(self) -> None:
