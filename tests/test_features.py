@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from perform.events.config import feature_scope
 from perform.vision.features import (
     FEATURES,
+    GRID_COLUMNS,
+    GRID_ROWS,
+    OCCUPANCY,
     PERSON,
     PERSON_FEATURES,
+    STAGE,
     FeatureExtractor,
     feature_info,
     features_markdown,
@@ -482,3 +488,197 @@ def test_a_dancer_who_joins_later_syncs_over_the_frames_both_have():
         if t < 1.0 + 3 / FPS:
             assert out["stage.synchrony"] == 0.0  # too few shared frames yet
     assert out["stage.synchrony"] > 0.8
+
+
+# --- audience -----------------------------------------------------------------------------------
+
+FEET = ("left_ankle", "right_ankle", "left_heel", "right_heel", "left_foot_index", "right_foot_index")
+
+
+def person(slot: int, x: float, floor: float, age: float = 0.0, scale: float = 0.15, **kw) -> Body:
+    """A small standing figure (audience seen from afar) with its feet at (x, floor), ``age`` s in."""
+    return replace(body(skeleton(), slot, x=x, floor=floor, scale=scale, **kw), age_s=age)
+
+
+def cells(out: dict[str, float]) -> dict[str, float]:
+    return {name.removeprefix("stage.occupancy_"): out[name] for name in OCCUPANCY if out[name]}
+
+
+def test_audience_features_are_registered():
+    assert len(OCCUPANCY) == GRID_COLUMNS * GRID_ROWS == 12
+    assert OCCUPANCY[0] == "stage.occupancy_c1_r1" and OCCUPANCY[-1] == "stage.occupancy_c4_r3"
+    flow = ("stage.flow_x", "stage.flow_y", "stage.flow_speed", "stage.flow_direction")
+    for name in (*OCCUPANCY, *flow, "stage.dwell_mean", "stage.dwell_max"):
+        assert FEATURES[name].scope == STAGE, name
+        assert feature_scope(name) == STAGE  # usable in rules
+    assert "dwell" in PERSON_FEATURES and feature_scope("dwell") == PERSON
+    assert feature_info("p3.dwell") is FEATURES["dwell"]
+    assert normalise("stage.occupancy_c2_r3", 3.0) == pytest.approx(0.5)  # counts share people's range
+    assert FEATURES["stage.occupancy_c2_r3"].hi == FEATURES["people"].hi
+    assert normalise("stage.flow_x", 0.0) == pytest.approx(0.5)
+    assert normalise("stage.flow_direction", 180.0) == pytest.approx(0.5)
+    assert normalise("stage.dwell_max", 30.0) == pytest.approx(0.5)
+    assert "## Audience" in features_markdown()
+
+
+def test_people_in_known_places_fill_the_right_cells():
+    fx = FeatureExtractor()
+    crowd = [
+        person(1, 0.10, 0.90),  # left, nearest the camera
+        person(2, 0.60, 0.50),  # middle row, third column
+        person(3, 0.70, 0.60),  # the same cell
+        person(4, 0.90, 0.20),  # far right
+        person(5, 1.20, 1.10),  # beyond the image's corner: the nearest cell
+    ]
+    out = fx.update(crowd, 0.0)
+    check_all(out)
+    assert cells(out) == {"c1_r3": 1, "c3_r2": 2, "c4_r1": 1, "c4_r3": 1}
+    assert sum(out[n] for n in OCCUPANCY) == out["people"] == 5
+    empty = fx.update([], 0.1)
+    assert not cells(empty) and empty["people"] == 0
+
+
+def test_the_floor_point_is_the_feet_else_the_hips():
+    vis = np.ones(NUM_LANDMARKS)
+    vis[[LM[n] for n in FEET]] = 0.1
+    # Standing at y 0.9, 0.6 image heights tall: the hips are at about y 0.58, in the middle row.
+    seen = FeatureExtractor().update([body(skeleton(), x=0.4)], 0.0)
+    hidden = FeatureExtractor().update([body(skeleton(), x=0.4, visibility=vis)], 0.0)
+    assert cells(seen) == {"c2_r3": 1}
+    assert cells(hidden) == {"c2_r2": 1}
+
+
+@pytest.mark.parametrize(
+    ("vx", "vy", "direction"), [(0.2, 0.0, 0.0), (-0.2, 0.0, 180.0), (0.0, 0.1, 90.0), (0.0, -0.1, 270.0)]
+)
+def test_people_walking_give_the_flow(vx, vy, direction):
+    fx = FeatureExtractor(window_s=0.5)
+    starts = [(0.2, 0.4), (0.4, 0.6), (0.6, 0.8)]
+    out = {}
+    for i in range(int(3.0 * FPS)):  # six windows: the smoothing has settled
+        t = i / FPS
+        out = fx.update([person(k + 1, x + vx * t, y + vy * t, t) for k, (x, y) in enumerate(starts)], t)
+        check_all(out)
+    assert out["stage.flow_x"] == pytest.approx(vx, abs=0.005)
+    assert out["stage.flow_y"] == pytest.approx(vy, abs=0.005)
+    assert out["stage.flow_speed"] == pytest.approx(math.hypot(vx, vy / ASPECT), rel=0.02)
+    assert out["stage.flow_direction"] == pytest.approx(direction, abs=0.5)
+    # They stop: the flow fades, its direction stays the last one measured.
+    t_stop = 3.0
+    ends = [(x + vx * t_stop, y + vy * t_stop) for x, y in starts]
+    for i in range(int(3.0 * FPS)):
+        t = t_stop + i / FPS
+        out = fx.update([person(k + 1, x, y, t) for k, (x, y) in enumerate(ends)], t)
+    assert out["stage.flow_speed"] < 0.005
+    assert out["stage.flow_direction"] == pytest.approx(direction, abs=0.5)
+
+
+def test_flow_is_the_mean_velocity_and_opposite_walkers_cancel():
+    fx = FeatureExtractor()
+    out = {}
+    for i in range(int(3.0 * FPS)):
+        t = i / FPS
+        out = fx.update([person(1, 0.2 + 0.2 * t, 0.8, t), person(2, 0.8 - 0.2 * t, 0.6, t)], t)
+    assert out["stage.flow_x"] == pytest.approx(0.0, abs=1e-6)  # float32 landmarks
+    assert out["stage.flow_speed"] == pytest.approx(0.0, abs=1e-6)
+    fx.reset()
+    for i in range(int(3.0 * FPS)):
+        t = i / FPS
+        out = fx.update([person(1, 0.2 + 0.3 * t, 0.8, t), person(2, 0.5, 0.6, t)], t)
+    assert out["stage.flow_x"] == pytest.approx(0.15, abs=0.005)
+
+
+def test_jittery_landmarks_do_not_make_flow():
+    fx = FeatureExtractor()
+    rng = np.random.default_rng(2)
+    speeds = []
+    for i in range(int(5.0 * FPS)):
+        t = i / FPS
+        crowd = []
+        for k, x in enumerate((0.2, 0.5, 0.8)):
+            b = person(k + 1, x, 0.8, t, scale=0.3)
+            lm = b.landmarks.copy()
+            lm[:, :2] += rng.normal(0.0, 0.003, (NUM_LANDMARKS, 2))  # about 6 pixels at 1080p
+            crowd.append(replace(b, landmarks=lm))
+        speeds.append(fx.update(crowd, t)["stage.flow_speed"])
+    # Below the speed that gives the flow a direction; a slow walk across a wide view is 0.1..0.2.
+    assert max(speeds) < 0.02
+
+
+def test_someone_entering_or_leaving_makes_no_flow_spike():
+    fx = FeatureExtractor()
+    speeds, xs, centroid = [], [], []
+    for i in range(int(4.0 * FPS)):
+        t = i / FPS
+        crowd = [person(1, 0.2 + 0.1 * t, 0.8, t)]  # walks right at 0.1 image widths/s
+        if 1.0 <= t < 3.0:
+            crowd.append(person(2, 0.9, 0.5, t - 1.0))  # stands still at the far right, then leaves
+        out = fx.update(crowd, t)
+        check_all(out)
+        speeds.append(out["stage.flow_speed"])
+        xs.append(out["stage.flow_x"])
+        centroid.append(out["stage.centroid_x"])
+    assert max(np.abs(np.diff(centroid))) > 0.2  # the crowd's centre jumps as they come and go...
+    assert max(speeds) <= 0.1 + 1e-9  # ...its flow never exceeds the one walker's speed
+    steps = np.abs(np.diff(xs))
+    assert max(steps) < 0.06  # halved when they come, doubled back when they go: no jump beyond that
+    assert xs[-1] == pytest.approx(0.1, abs=0.01)
+
+
+@pytest.mark.parametrize("ages", [(20.0, 3.0), (0.0, 0.0)], ids=["age-changes", "no-ages-but-a-jump"])
+def test_a_slot_handed_to_another_person_makes_no_flow(ages):
+    fx = FeatureExtractor()
+    # With ages the handover is seen from them even over a small step; without, from the jump.
+    x_after = 0.25 if ages[0] else 0.75
+    out = {}
+    for i in range(int(2.0 * FPS)):
+        t = i / FPS
+        age = ages[0] + t if t < 1.0 else ages[1] + t - 1.0
+        if not ages[0]:
+            age = 0.0
+        out = fx.update([person(1, 0.2 if t < 1.0 else x_after, 0.8, age)], t)
+        assert out["stage.flow_speed"] == 0.0, t
+    check_all(out)
+
+
+def test_feet_going_out_of_sight_make_no_flow():
+    fx = FeatureExtractor()
+    vis = np.ones(NUM_LANDMARKS)
+    vis[[LM[n] for n in FEET]] = 0.1
+    for i in range(int(2.0 * FPS)):
+        t = i / FPS
+        # Standing still while the feet flicker in and out of view (the floor point is the hips then).
+        out = fx.update([body(skeleton(), x=0.4, visibility=vis if i % 3 == 0 else 1.0)], t)
+        assert out["stage.flow_y"] == 0.0 and out["stage.flow_speed"] == 0.0
+
+
+def test_dwell_grows_with_time():
+    fx = FeatureExtractor()
+    last = {}
+    for i in range(int(5.0 * FPS) + 1):
+        t = i / FPS
+        crowd = [person(1, 0.2, 0.8, t)] + ([person(2, 0.7, 0.8, t - 2.0)] if t >= 2.0 else [])
+        out = fx.update(crowd, t)
+        if last:
+            assert out["p1.dwell"] > last["p1.dwell"]
+            assert out["stage.dwell_max"] > last["stage.dwell_max"]
+        last = out
+    assert last["p1.dwell"] == pytest.approx(5.0)
+    assert last["p2.dwell"] == pytest.approx(3.0)
+    assert last["stage.dwell_max"] == pytest.approx(5.0)
+    assert last["stage.dwell_mean"] == pytest.approx(4.0)
+    empty = fx.update([], 5.1)
+    assert empty["stage.dwell_mean"] == empty["stage.dwell_max"] == 0.0
+
+
+def test_bad_ages_hold_the_last_dwell_and_keep_the_flow():
+    fx = FeatureExtractor()
+    out = {}
+    for i, age in enumerate([0.0, 1 / FPS, 2 / FPS, math.nan, math.inf, -1.0, 6 / FPS]):
+        t = i / FPS
+        out = fx.update([person(1, 0.2 + 0.1 * t, 0.8, age)], t)
+        check_all(out)
+        if i >= 3 and i < 6:
+            assert out["p1.dwell"] == pytest.approx(2 / FPS, abs=1e-4)  # to 0.1 ms
+    assert out["p1.dwell"] == pytest.approx(6 / FPS, abs=1e-4)
+    assert out["stage.flow_x"] > 0.0

@@ -11,6 +11,10 @@ positions are normalised 0..1 with y down (as the landmarks). Shape features (an
 expansion, hand heights) use the world landmarks when the backend gives them, else the image
 landmarks with x corrected for the image's aspect ratio.
 
+Audience features (for installations) describe everyone at once: where people stand on a coarse
+grid over the image (``stage.occupancy_c{col}_r{row}``), the mean velocity of their floor
+positions (``stage.flow_*``) and how long they have stayed (``stage.dwell_*``, ``p{slot}.dwell``).
+
 Landmarks with visibility below 0.5 are left out. A feature that cannot be computed in a frame
 (its landmarks are not visible) repeats its last value, or its neutral default; motion features
 of an unseen body part read 0. The first frame of a performer, and a frame whose time does not
@@ -56,6 +60,23 @@ def _s(description: str, unit: str, lo: float, hi: float, default: float = 0.0) 
 
 _BH_S = "body heights/s"
 _DEG = "degrees"
+_MAX_PEOPLE = 6.0  # the top of the people count's range
+
+#: The occupancy grid over the image: columns left to right, rows top to bottom, numbered from 1.
+GRID_COLUMNS = 4
+GRID_ROWS = 3
+_CELLS = [(c, r) for r in range(1, GRID_ROWS + 1) for c in range(1, GRID_COLUMNS + 1)]
+#: Occupancy feature names, row by row (``stage.occupancy_c1_r1``, ``stage.occupancy_c2_r1``...).
+OCCUPANCY: tuple[str, ...] = tuple(f"stage.occupancy_c{c}_r{r}" for c, r in _CELLS)
+
+
+def _cell(c: int, r: int) -> str:
+    x0, x1, y0, y1 = (c - 1) / GRID_COLUMNS, c / GRID_COLUMNS, (r - 1) / GRID_ROWS, r / GRID_ROWS
+    return (
+        f"People whose floor point is in column {c} of {GRID_COLUMNS}, row {r} of {GRID_ROWS} "
+        f"(x {x0:.2g}..{x1:.2g}, y {y0:.2g}..{y1:.2g})"
+    )
+
 
 #: Every feature. Per-person keys are bare (``energy``, sent as ``p1.energy``); stage keys are
 #: as sent (``stage.energy``, ``people``). The order of the per-person keys is fixed.
@@ -91,7 +112,8 @@ FEATURES: dict[str, FeatureInfo] = {
     "left_hip_angle": _p("Left hip (torso to thigh), 180 = standing straight", _DEG, 0.0, 180.0, 180.0),
     "right_hip_angle": _p("Right hip (torso to thigh), 180 = standing straight", _DEG, 0.0, 180.0, 180.0),
     "synchrony": _p("Mean synchrony with the other performers (0 when alone)", "unitless", 0.0, 1.0),
-    "people": _s("Number of performers on stage", "count", 0.0, 6.0),
+    "dwell": _p("Time since this person entered (the tracker's age of the track)", "s", 0.0, 60.0),
+    "people": _s("Number of performers on stage", "count", 0.0, _MAX_PEOPLE),
     "stage.energy": _s("Mean energy level of everyone on stage", "unitless", 0.0, 1.0),
     "stage.energy_total": _s("Sum of everyone's energy", _BH_S, 0.0, 6.0),
     "stage.energy_mean": _s("Mean of everyone's energy", _BH_S, 0.0, 1.5),
@@ -115,6 +137,34 @@ FEATURES: dict[str, FeatureInfo] = {
         0.0,
         1.0,
     ),
+    "stage.flow_x": _s(
+        "Mean velocity of everyone's floor point, x (right positive), smoothed over the window",
+        "image widths/s",
+        -0.5,
+        0.5,
+    ),
+    "stage.flow_y": _s(
+        "Mean velocity of everyone's floor point, y (down positive), smoothed over the window",
+        "image heights/s",
+        -0.5,
+        0.5,
+    ),
+    "stage.flow_speed": _s(
+        "Length of the flow vector (flow_y converted to widths)", "image widths/s", 0.0, 0.5
+    ),
+    "stage.flow_direction": _s(
+        "Direction of the flow in the image, clockwise from right: 0 right, 90 down, 180 left, 270 up; "
+        "held while the flow is slower than 0.02 image widths/s",
+        _DEG,
+        0.0,
+        360.0,
+    ),
+    "stage.dwell_mean": _s("Mean time since each person entered (0 when empty)", "s", 0.0, 60.0),
+    "stage.dwell_max": _s("Longest time anyone present has stayed (0 when empty)", "s", 0.0, 60.0),
+    **{
+        name: _s(_cell(c, r), "count", 0.0, _MAX_PEOPLE)
+        for name, (c, r) in zip(OCCUPANCY, _CELLS, strict=True)
+    },
 }
 
 #: Per-person feature names, in the order of the extractor's per-person vectors.
@@ -182,6 +232,52 @@ def features_markdown() -> str:
         if name in FLOOR_FEATURES:
             f = replace(f, description=f"{f.description}; only with a floor calibration (`events.floor`)")
         lines.append(f"| `{shown}` | {f.scope} | {f.unit} | {f.lo:g} .. {f.hi:g} | {f.description} |")
+    lines += [
+        "",
+        "## Audience",
+        "",
+        "For installations, where the people in front of the camera are an audience rather than",
+        "performers, a few stage features describe everyone at once.",
+        "",
+        "**Floor point.** A person stands where their feet are: x is the mean of their visible ankles",
+        "and heels, y the lowest of them (the foot on the floor). With no foot visible it is their hip",
+        "centre, with neither their centre of mass. Image coordinates, 0..1, y down.",
+        "",
+        f"**Occupancy grid.** The image is cut into {GRID_COLUMNS} columns and {GRID_ROWS} rows of equal "
+        "size;",
+        "`stage.occupancy_c<col>_r<row>` is the number of people whose floor point is in that cell (a",
+        f"count, not a share). Columns are numbered 1..{GRID_COLUMNS} from the image's left, rows",
+        f"1..{GRID_ROWS} from its top: with a camera looking across the floor, row 1 is the far side and",
+        "the last row the side nearest the camera. A point outside the image counts in the nearest",
+        f"edge cell, so the cells always add up to `people`; they share its range (0..{_MAX_PEOPLE:g}), so",
+        "their normalised values add up to the normalised `people` too. For a share, divide by `people`.",
+        "",
+        "```",
+        *(
+            " ".join(f"c{c}_r{r}" for c in range(1, GRID_COLUMNS + 1)) + ("   (top)" if r == 1 else "")
+            for r in range(1, GRID_ROWS + 1)
+        ),
+        "```",
+        "",
+        "**Flow.** Each person's floor velocity is measured from their own previous floor point and",
+        "smoothed with the features window (`pose.features_window_s`, 0.5 s by default) as its time",
+        "constant; `stage.flow_x` and `stage.flow_y` are the mean over everyone present, in image",
+        "widths and image heights per second. A person counts from their first frame with velocity 0",
+        "and their own velocity grows in over the window, so someone entering or leaving changes the",
+        "mean by their share of it, never with a spike from where they appear or vanish. A frame whose",
+        "floor point changes landmarks (feet hidden) or jumps faster than 2 image widths/s measures",
+        "nothing; a slot taken over by another person starts again from 0. `stage.flow_speed` is the",
+        "flow's length in image widths/s (flow_y converted with the aspect ratio), `stage.flow_direction`",
+        "its direction in degrees clockwise from the image's right (0 right, 90 down, 180 left, 270 up),",
+        "held while the flow is slower than 0.02 image widths/s. People walking in opposite directions",
+        "cancel out: flow is the crowd's drift, not its activity (see `stage.energy` for that).",
+        "",
+        "**Dwell.** `p<slot>.dwell` is the seconds since that person entered, as the tracker counts",
+        "it (it follows the person if their slot number changes); `stage.dwell_mean` and",
+        "`stage.dwell_max` are the mean and longest over everyone present, 0 when nobody is. Their",
+        "range is 0..60 s, so a minute's stay reads 1 over OSC; the values themselves keep counting",
+        "(an OSC target's `maps` can scale them differently).",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -204,6 +300,13 @@ _SYNC_MIN_FRAMES = 4
 _RING = 128  # frames of joint-angle history per performer (bounds memory at any frame rate)
 _MIN_DT = 1e-4
 _JERK_SMOOTHING = 2.0  # acceleration and jerk are smoothed this many times longer than velocity
+_FLOW_STILL = 0.02  # image widths/s; below it the flow has no direction
+# A floor point faster than this (image widths/s) jumped: a slot handed to another person, a
+# misdetection. The step is not counted.
+_FLOW_JUMP = 2.0
+# How far a track's age may stray from the frame clock (s) before its slot counts as handed to
+# someone else (the age follows the person; the slot can move between people).
+_AGE_SLACK = 0.5
 
 _L_SH, _R_SH, _L_HIP, _R_HIP = LM["left_shoulder"], LM["right_shoulder"], LM["left_hip"], LM["right_hip"]
 _HIPS = np.array([_L_HIP, _R_HIP])
@@ -211,6 +314,8 @@ _KNEES = np.array([LM["left_knee"], LM["right_knee"]])
 _ANKLES = np.array([LM["left_ankle"], LM["right_ankle"]])
 _WRISTS = np.array([LM["left_wrist"], LM["right_wrist"]])
 _TORSO = np.array([_L_SH, _R_SH, _L_HIP, _R_HIP])
+_FEET = np.array([LM["left_ankle"], LM["right_ankle"], LM["left_heel"], LM["right_heel"]])
+_FLOOR_BITS = 1 << np.arange(len(_FEET) + len(_HIPS))
 _NOSE = LM["nose"]
 
 #: The 13 main joints, for energy and jerk.
@@ -386,6 +491,21 @@ def _centre_of_mass(xy: np.ndarray, ok: np.ndarray) -> np.ndarray:
     return np.einsum("nk,nkd->nd", mass @ _SEG_WEIGHTS, xy)
 
 
+def _floor_points(xy: np.ndarray, ok: np.ndarray, com: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each person (N) stands, normalised: x the mean of the visible ankles and heels, y the
+    lowest of them; else the visible hips' centre; else the centre of mass ``com``. Also which of
+    those landmarks it came from (N,), as bits (feet, then hips; 0 for the centre of mass)."""
+    feet_ok, hips_ok = ok[:, _FEET], ok[:, _HIPS]
+    n_feet, n_hips = feet_ok.sum(axis=1), hips_ok.sum(axis=1)
+    feet_x = (xy[:, _FEET, 0] * feet_ok).sum(axis=1) / np.maximum(n_feet, 1)
+    feet_y = np.where(feet_ok, xy[:, _FEET, 1], -np.inf).max(axis=1)
+    hips = (xy[:, _HIPS] * hips_ok[..., None]).sum(axis=1) / np.maximum(n_hips, 1)[:, None]
+    has_feet, has_hips = (n_feet > 0)[:, None], (n_hips > 0)[:, None]
+    point = np.where(has_feet, np.stack([feet_x, feet_y], axis=1), np.where(has_hips, hips, com))
+    used = np.concatenate([feet_ok, hips_ok & ~has_feet], axis=1)
+    return point, used @ _FLOOR_BITS
+
+
 def _ema(old: np.ndarray | float, new: np.ndarray | float, alpha: float) -> np.ndarray | float:
     return old + alpha * (new - old)
 
@@ -414,6 +534,11 @@ class _Track:
         self.ring_t = np.zeros(_RING)
         self.ring = np.zeros((_RING, len(_ANGLE_NAMES)))
         self.ring_n = 0  # entries written (the newest is at (ring_n - 1) % _RING)
+        self.floor: np.ndarray | None = None  # (2,) normalised
+        self.floor_t = math.nan
+        self.floor_from = 0  # _floor_points' landmark bits
+        self.age = math.nan
+        self.flow = np.zeros(2)  # floor velocity, image widths/s and heights/s, smoothed
 
     def push(self, t: float, angles: np.ndarray) -> None:
         i = self.ring_n % _RING
@@ -475,10 +600,12 @@ class FeatureExtractor:
         self.smoothing = float(smoothing)
         self.aspect = float(aspect)
         self._tracks: dict[int, _Track] = {}
+        self._flow_direction = 0.0
 
     def reset(self) -> None:
         """Forget every performer's history."""
         self._tracks.clear()
+        self._flow_direction = 0.0
 
     def update(self, bodies: Sequence[Body], t: float, aspect: float | None = None) -> dict[str, float]:
         """Feature name -> value for this frame at capture time ``t`` (seconds).
@@ -493,7 +620,8 @@ class FeatureExtractor:
             del self._tracks[slot]
         n = len(bodies)
         if n == 0:
-            return self._stage(np.empty((0, len(PERSON_FEATURES))), np.empty((0, 2)), [], {"people": 0.0})
+            empty = np.empty((0, 2))
+            return self._stage(np.empty((0, len(PERSON_FEATURES))), empty, empty, [], {"people": 0.0})
 
         lm = np.stack([b.landmarks for b in bodies]).astype(np.float64)
         world = np.stack([b.world for b in bodies]).astype(np.float64)
@@ -541,13 +669,37 @@ class FeatureExtractor:
         out[:, _COL["com_x"]] = com[:, 0]
         out[:, _COL["com_y"]] = com[:, 1]
         com_img = com * np.array([self.aspect, 1.0])
+        ages = np.array([b.age_s for b in bodies], np.float64)
+        # To 0.1 ms, as takes store it, so that a replayed take reproduces its dwell; unknown: held.
+        ages = np.where(np.isfinite(ages) & (ages >= 0), np.round(ages, 4), np.nan)
+        out[:, _COL["dwell"]] = ages
+        floor, floor_from = _floor_points(xy, ok, com)
 
         for j, tr in enumerate(tracks):
             tr.angles = np.radians(np.where(np.isfinite(angles[j]), angles[j], tr.held[_ANGLE_COLS]))
             self._motion(tr, t, img[j], ok[j], lm[j, :, 3], com_img[j], out[j])
+            self._flow(tr, t, floor[j], int(floor_from[j]), float(ages[j]))
             out[j] = tr.held = np.where(np.isfinite(out[j]), out[j], tr.held)
         hips = (xy[:, _L_HIP] + xy[:, _R_HIP]) / 2
-        return self._stage(out, hips, tracks, {"people": float(n)}, t)
+        return self._stage(out, hips, floor, tracks, {"people": float(n)}, t)
+
+    def _flow(self, tr: _Track, t: float, point: np.ndarray, used: int, age: float) -> None:
+        """Advances one person's smoothed floor velocity from their own last floor point.
+
+        A person's first frame, a change in the landmarks the point comes from and a jump measure
+        nothing; a slot handed to another person (its age does not follow the clock) starts at 0.
+        """
+        dt = t - tr.floor_t
+        if tr.floor is not None and 0 <= dt < _MIN_DT:
+            return  # the same instant again
+        if tr.floor is not None and 0 < dt < math.inf:
+            if math.isfinite(age + tr.age) and not tr.age - _AGE_SLACK <= age <= tr.age + dt + _AGE_SLACK:
+                tr.flow = np.zeros(2)
+            elif used == tr.floor_from:
+                v = (point - tr.floor) / dt
+                if math.hypot(v[0], v[1] / self.aspect) <= _FLOW_JUMP:
+                    tr.flow = _ema(tr.flow, v, 1.0 - math.exp(-dt / self.window_s))
+        tr.floor, tr.floor_t, tr.floor_from, tr.age = point, t, used, age
 
     def _motion(
         self,
@@ -629,11 +781,12 @@ class FeatureExtractor:
         self,
         out: np.ndarray,
         hips: np.ndarray,
+        floor: np.ndarray,
         tracks: list[_Track],
         result: dict[str, float],
         t: float = 0.0,
     ) -> dict[str, float]:
-        """Synchrony per person, the stage features, and the whole result dictionary."""
+        """Synchrony per person, the stage and audience features, and the whole result dictionary."""
         n = len(tracks)
         sync = np.zeros(n)
         stage_sync = 0.0
@@ -671,7 +824,36 @@ class FeatureExtractor:
                 "stage.synchrony": stage_sync,
             }
         )
+        self._audience(out, floor, tracks, result)
         return result
+
+    def _audience(
+        self, out: np.ndarray, floor: np.ndarray, tracks: list[_Track], result: dict[str, float]
+    ) -> None:
+        """Occupancy, flow and dwell into ``result``."""
+        n = len(tracks)
+        grid = np.array([GRID_COLUMNS, GRID_ROWS])
+        # Points outside the image count in the nearest edge cell, so the cells add up to people.
+        cell = np.clip(np.floor(floor * grid), 0, grid - 1).astype(np.intp)
+        counts = np.bincount(cell[:, 1] * GRID_COLUMNS + cell[:, 0], minlength=len(OCCUPANCY))
+        result.update(zip(OCCUPANCY, counts.astype(float).tolist(), strict=True))
+
+        fx, fy = np.mean([tr.flow for tr in tracks], axis=0).tolist() if n else (0.0, 0.0)
+        speed = math.hypot(fx, fy / self.aspect)
+        if speed >= _FLOW_STILL:
+            direction = math.degrees(math.atan2(fy / self.aspect, fx)) % 360.0
+            self._flow_direction = direction if direction < 360.0 else 0.0  # -1e-18 % 360 is 360
+        dwell = out[:, _COL["dwell"]]
+        result.update(
+            {
+                "stage.flow_x": fx,
+                "stage.flow_y": fy,
+                "stage.flow_speed": speed,
+                "stage.flow_direction": self._flow_direction,
+                "stage.dwell_mean": float(dwell.mean()) if n else 0.0,
+                "stage.dwell_max": float(dwell.max()) if n else 0.0,
+            }
+        )
 
 
 if __name__ == "__main__":
