@@ -8,7 +8,7 @@ import pytest
 from perform.show.models import Pose
 from perform.vision.motion import Box, MotionMap
 from perform.vision.perception import Perception
-from perform.vision.twopass import TwoPassPose, View, _uncovered, views_around
+from perform.vision.twopass import TwoPassPose, View, unexplained, views_around
 from perform.vision.types import Detection
 from tests.footage import VTEST, video_frames
 
@@ -31,12 +31,13 @@ def test_views_are_sized_to_the_blob_and_follow_a_group():
     assert views_around([Box(100, 100, 120, 160), Box(101, 101, 121, 161)]) == [one]  # merged
 
 
-def test_the_uncovered_part_of_a_blob_is_where_a_second_person_may_stand():
-    blob = Box(600, 100, 660, 160)
-    assert _uncovered(blob, []) is None  # nobody known: the detector's job
-    assert _uncovered(blob, [Box(600, 100, 630, 160)]) == (630, 660)
-    assert _uncovered(blob, [Box(600, 100, 650, 160)]) is None  # 10 px: nobody fits
-    assert _uncovered(blob, [Box(620, 100, 640, 160)]) == (600, 620) or (640, 660)
+def test_the_parts_of_a_blob_nobody_explains_are_where_someone_else_may_stand():
+    blob = Box(600, 100, 640, 160)  # 60 px tall, room for one
+    assert unexplained(blob, []) == [620.0]  # nobody known: the whole blob
+    assert unexplained(blob, [Box(600, 100, 620, 160)]) == [630.0]  # beside the known one
+    assert unexplained(blob, [Box(600, 100, 630, 160)]) == []  # 10 px: nobody fits
+    assert unexplained(blob, [Box(0, 0, 10, 10)]) == [620.0]  # a box elsewhere explains nothing
+    assert unexplained(Box(0, 0, 60, 40), []) == [10.0, 30.0, 50.0]  # three side by side
 
 
 @needs_vtest

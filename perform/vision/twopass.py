@@ -333,24 +333,28 @@ class _Track:
         return _Track(person, roi, self.velocity, self.stale + 1)
 
 
-def _uncovered(blob: Box, known: Sequence[Box]) -> tuple[float, float] | None:
-    """The widest span of ``blob`` (x0, x1) that none of ``known`` covers, when it is wide enough
-    for another person beside them (0.35 of the blob's height); None where nobody is known in it."""
-    spans = sorted((max(k.x0, blob.x0), min(k.x1, blob.x1)) for k in known if blob.overlap(k) > 0.1)
-    if not spans:
-        return None
+def unexplained(blob: Box, known: Sequence[Box]) -> list[float]:
+    """Where in ``blob`` someone may stand whom nobody in ``known`` explains: the centres (x) of
+    person-wide slots (half the blob's height) in the spans no known box covers, at most 3 a span;
+    spans narrower than 0.3 of the height hold nobody."""
+    spans = sorted((max(k.x0, blob.x0), min(k.x1, blob.x1)) for k in known if blob.overlap(k) > 0.05)
     gaps, x = [], blob.x0
     for a, b in spans:
         gaps.append((x, a))
         x = max(x, b)
     gaps.append((x, blob.x1))
-    a, b = max(gaps, key=lambda g: g[1] - g[0])
-    return (a, b) if b - a >= 0.35 * blob.h else None
+    out = []
+    for a, b in gaps:
+        if b - a >= 0.3 * blob.h:
+            n = min(3, max(1, round((b - a) / (0.5 * blob.h))))
+            out += [a + (k + 0.5) * (b - a) / n for k in range(n)]
+    return out
 
 
 def _roi_box(roi: Roi) -> Box:
-    half = roi.size / 2.5  # the ROI is 1.25 x the body's extent; the box is the body
-    return Box(roi.cx - half, roi.cy - half, roi.cx + half, roi.cy + half)
+    """The body an upright ROI holds: about 1.3 times smaller, 0.4 as wide as tall."""
+    h = roi.size / 1.3
+    return Box(roi.cx - 0.2 * h, roi.cy - h / 2, roi.cx + 0.2 * h, roi.cy + h / 2)
 
 
 class TwoPassPose(PoseBackend):
@@ -369,8 +373,9 @@ class TwoPassPose(PoseBackend):
     (:class:`~perform.vision.motion.MotionMap`), in views sized to the moving blob, plus the whole
     frame; a blob no tracked person explains is looked at on the frame it appears (then not again
     for ``detect_every`` frames if nobody was there); the tiles are used only while the background
-    is learnt. ``landmark_budget``: at most this many landmark runs a frame (0: no limit); people
-    over the budget are refreshed in turns, carried forward by their motion in between.
+    is learnt; ``sweep`` (tile side, tiles a frame) looks at a few fine tiles each frame in turn,
+    for people who stand still. ``landmark_budget``: at most this many landmark runs a frame (0: no
+    limit); people over the budget are refreshed in turns, carried forward by their motion between.
     """
 
     name = "twopass"
@@ -387,6 +392,7 @@ class TwoPassPose(PoseBackend):
         threads: int | None = None,
         proposals: Literal["grid", "motion"] = "grid",
         landmark_budget: int = 0,
+        sweep: tuple[float, int] = (0.35, 2),
     ) -> None:
         if num_poses < 1:
             raise ValueError(f"num_poses: expected >= 1, got {num_poses}")
@@ -424,6 +430,9 @@ class TwoPassPose(PoseBackend):
         self.landmark_budget = landmark_budget
         self.motion = MotionMap() if proposals == "motion" else None
         self._examined: list[tuple[Box, int]] = []  # motion blobs looked at in vain, and when
+        self.sweep = sweep
+        self._sweep: list[View] = []
+        self._sweep_at = 0
         #: Detector runs (views) and landmark runs in the last call, for benchmarks.
         self.last_runs = (0, 0)
 
@@ -529,11 +538,14 @@ class TwoPassPose(PoseBackend):
         if self._size != (w, h):
             self._tracked = []  # ROIs of another frame size
             self._views = plan_views(w, h, self.tile_sizes, self.overlap)
+            self._sweep = plan_views(w, h, self.sweep[:1], self.overlap)[1:]
             self._size = (w, h)
         frame = self._frame
         self._frame += 1
         fresh = self._look(image, frame)
-        fresh = [r for r in fresh if not any(_same_place(r[0], t.roi) for t in self._tracked)]
+        # a detection where someone is followed is them again; a slot of a blob (score 0) is asked
+        # anyway, the landmarks tell (two people side by side share a place at this size)
+        fresh = [r for r in fresh if r[1] == 0.0 or not any(_same_place(r[0], t.roi) for t in self._tracked)]
         fresh = fresh[: max(0, self.num_poses - len(self._tracked))]
         # the landmark budget: new people first, then those refreshed longest ago
         budget = self.landmark_budget or len(fresh) + len(self._tracked)
@@ -601,6 +613,11 @@ class TwoPassPose(PoseBackend):
         views = views_around(look)
         if due:
             views.insert(0, self._views[0])  # the whole frame: people who stand still
+        # and a few fine tiles a frame in turn, sweeping the frame for people who stand still or
+        # whom the background took in
+        for _ in range(min(self.sweep[1], len(self._sweep))):
+            views.append(self._sweep[self._sweep_at % len(self._sweep)])
+            self._sweep_at += 1
         if not views:
             return []
         self._views_run = len(views)
@@ -608,13 +625,11 @@ class TwoPassPose(PoseBackend):
         for b in look:
             if not any(b.overlap(_roi_box(roi)) > 0.2 for roi, _ in found):
                 self._examined.append((b, frame))
-        # the detector sees one of two people side by side or one behind the other: the landmark
-        # model is asked directly about the part of a blob nobody explains
+        # the detector misses small people and sees one of two side by side: the landmark model is
+        # asked directly about the parts of a blob nobody explains
         known = people + [_roi_box(roi) for roi, _ in found]
         for b in look:
-            rest = _uncovered(b, known)
-            if rest is not None:
-                found.append((Roi((rest[0] + rest[1]) / 2, (b.y0 + b.y1) / 2, 1.2 * b.h, 0.0), 0.0))
+            found += [(Roi(x, (b.y0 + b.y1) / 2, 1.2 * b.h, 0.0), 0.0) for x in unexplained(b, known)]
         return found
 
     def reset(self) -> None:
