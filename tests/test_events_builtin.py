@@ -1,5 +1,6 @@
 import math
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,7 +9,7 @@ from perform.events.builtin import BUILTIN_RULES, Builtins
 from perform.events.types import Event
 from perform.show.models import Pose
 from perform.vision.perception import Perception
-from perform.vision.types import LM, PersonEvent, Poses
+from perform.vision.types import LM, Detection, PersonEvent, Poses
 from perform.vision.virtual import VirtualTroupe, skeleton
 
 W, H, FPS = 1280, 720, 30.0
@@ -155,12 +156,24 @@ def test_t_pose_after_its_hold():
     assert times(events, "hands_up") == [] and entered < 0.2
 
 
-def test_clap_needs_hands_apart_first():
+def _hands_moving(moves: list[tuple[float, float]], start: float = 0.05, move_s: float = 0.1):
+    """Joints whose hands move to ``d`` metres apart at each ``(t, d)`` of ``moves``, in ``move_s``."""
+
     def joints(t: float) -> np.ndarray:
-        # together from the start (no clap), apart at 1 s, together at 1.5 s (clap), 2.5 s apart,
-        # together again at 4.0 s, after more than a second apart: still a clap (they were apart)
-        d = 0.05 if t < 1.0 or 1.5 <= t < 2.5 or t >= 4.0 else 0.6
+        d = start
+        for t0, target in moves:
+            if t >= t0:
+                d += (target - d) * min(1.0, (t - t0) / move_s) if move_s > 0 else target - d
         return facing_camera(hands_apart(d))
+
+    return joints
+
+
+def test_clap_needs_hands_apart_first():
+    # together from the start (no clap), apart at 1 s, together at 1.5 s (clap), 2.5 s apart,
+    # together again at 4.0 s, after more than a second apart: still a clap (they were apart);
+    # each move takes 0.1 s (hands that jump together between two frames are a flicker: see below)
+    joints = _hands_moving([(1.0, 0.6), (1.5, 0.05), (2.5, 0.6), (4.0, 0.05)])
 
     events, _ = play(Puppet(joints), 5.0)
     claps = times(events, "clap")
@@ -222,3 +235,98 @@ def test_disabled_builtins_fire_nothing(scripted):
     assert names == {"enter"}
     with pytest.raises(ValueError, match="unknown built-in event 'wave'"):
         Builtins(["wave"])
+
+
+def test_hands_that_flick_together_between_two_frames_are_no_clap():
+    # a landmark flicker, not a movement: apart, then together on the very next frame
+    events, _ = play(Puppet(_hands_moving([(1.0, 0.6), (1.5, 0.05)], move_s=0.0)), 2.5)
+    assert times(events, "clap") == []
+
+
+def test_the_body_floor_comes_from_the_events_config():
+    from perform.events.config import EventsConfig
+    from perform.events.stage import EventEngine
+
+    floor = EventEngine(EventsConfig(min_body_height=0.3, min_confidence=0.8)).builtins.floor
+    assert (floor.min_body_height, floor.min_confidence) == (0.3, 0.8)
+    defaults = EventEngine().builtins.floor
+    assert (defaults.min_body_height, defaults.min_confidence) == (0.1, 0.6)
+
+
+def test_a_small_virtual_performer_fires_no_t_pose():
+    # 0.53 image heights tall here: above the default floor, below a floor of 0.7
+    troupe = Puppet(lambda t: facing_camera(t_pose() if 1.0 <= t < 3.0 else standing()))
+    assert len(times(play(troupe, 3.5)[0], "t_pose")) == 1
+    assert times(play(troupe, 3.5, Builtins(min_body_height=0.7))[0], "t_pose") == []
+
+
+# -- real footage: pedestrians walking (tests/data/walking/README.md) --------------------------------
+
+WALKING = Path(__file__).parent / "data" / "walking" / "vtest_poses.npz"
+MOVES = ("jump", "clap", "spin", "t_pose", "hands_up", "crouch")
+
+
+def replay_walking(builtins: Builtins, edit=None) -> list[Event]:
+    """The recorded detections through Perception (as a show) and ``builtins``; ``edit(t, slot,
+    landmarks)`` may change a detection's landmarks (``slot``: the one recorded for it)."""
+    rec = np.load(WALKING)
+    fps, w, h = float(rec["fps"]), int(rec["width"]), int(rec["height"])
+    landmarks, world = rec["landmarks"].astype(np.float32), rec["world"].astype(np.float32)
+    scores, slots = rec["score"].astype(np.float32), rec["slot"]
+    starts = np.concatenate([[0], np.cumsum(rec["counts"].astype(int))])
+    perception = Perception(Pose(max_people=8))
+    events = []
+    for k in range(len(rec["counts"])):
+        t = k / fps
+        detections = []
+        for i in range(starts[k], starts[k + 1]):
+            lm = landmarks[i].copy()
+            if edit is not None:
+                edit(t, int(slots[i]), lm)
+            detections.append(Detection(lm, world[i], float(scores[i])))
+        events += builtins.update(perception(detections, k, t, w, h))
+    return events
+
+
+@pytest.mark.parametrize("floor", [{}, {"min_body_height": 0.0}], ids=["default floor", "no size floor"])
+def test_real_pedestrians_walking_fire_no_movement_events(floor):
+    # 28 s of 1 to 8 people, 30 to 130 pixels tall; before the body floor and the rules judged
+    # against each body's size and landmarks' visibility this fired 31 (24 jumps, 6 claps)
+    events = replay_walking(Builtins(**floor))
+    assert [(e.name, e.slot, round(e.t, 1)) for e in events if e.name in MOVES] == []
+    assert {e.name for e in events} >= {"enter", "leave", "people_changed"}
+
+
+JUMPER, TAKE_OFF, FLIGHT_S = 4, 9.0, 0.6  # a man walking across, about 80 pixels tall then
+
+
+def _jump_on(slot: int, t0: float, visibility: float | None = None):
+    """Lifts ``slot``'s recorded landmarks by a jump: the whole body 0.3 body heights up at
+    ``t0 + FLIGHT_S / 2`` and down again (a parabola), on top of their own jitter."""
+
+    def edit(t: float, s: int, lm: np.ndarray) -> None:
+        if s != slot:
+            return
+        if visibility is not None:
+            lm[:, 3] = np.minimum(lm[:, 3], visibility)
+        u = (t - t0) / FLIGHT_S
+        if 0.0 <= u <= 1.0:
+            height = np.linalg.norm(lm[[11, 12], :2].mean(0) - lm[[23, 24], :2].mean(0)) / 0.288
+            lm[:, 1] -= 0.3 * height * 4 * u * (1 - u)
+
+    return edit
+
+
+def test_a_jump_on_top_of_a_real_walkers_jitter_fires_once_at_take_off():
+    events = replay_walking(Builtins(), _jump_on(JUMPER, TAKE_OFF))
+    jumps = times(events, "jump")
+    assert len(jumps) == 1 and TAKE_OFF < jumps[0] <= TAKE_OFF + 0.3
+    assert [e.name for e in events if e.name in MOVES] == ["jump"]
+
+
+def test_the_body_floor_keeps_a_small_or_unclear_jumper_out():
+    assert times(replay_walking(Builtins(min_body_height=0.3), _jump_on(JUMPER, TAKE_OFF)), "jump") == []
+    # the same person with every landmark at visibility 0.5: below the default 0.6, above 0.4
+    unclear = _jump_on(JUMPER, TAKE_OFF, visibility=0.5)
+    assert times(replay_walking(Builtins(), unclear), "jump") == []
+    assert len(times(replay_walking(Builtins(min_confidence=0.4), unclear), "jump")) == 1

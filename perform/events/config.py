@@ -35,6 +35,9 @@ BUILTIN_NAMES: tuple[str, ...] = (
     "leave",
     "people_changed",
 )
+#: Defaults of the body floor (``EventsConfig.min_body_height``, ``min_confidence``).
+MIN_BODY_HEIGHT, MIN_CONFIDENCE = 0.1, 0.6
+
 BuiltinName = Literal[
     "hands_up", "t_pose", "jump", "clap", "crouch", "spin", "stillness", "enter", "leave", "people_changed"
 ]
@@ -296,6 +299,25 @@ class EventsConfig(Model):
     builtins: list[BuiltinName] = Field(
         default_factory=lambda: list(BUILTIN_NAMES),
         description="Built-in events that are on (default: all). See docs/events.md for each trigger.",
+    )
+    min_body_height: float = Field(
+        MIN_BODY_HEIGHT,
+        ge=0,
+        le=1,
+        description="Built-in events ignore a performer smaller than this, as a fraction of the image "
+        "height (standing height estimated from the torso or legs; never below 40 pixels). Far, small "
+        "people's landmarks jitter by a tenth of their height from frame to frame, which looks like "
+        "jumps and claps. 0.1: 72 px at 720p; 0: only the 40 px minimum.",
+    )
+    min_confidence: float = Field(
+        MIN_CONFIDENCE,
+        ge=0,
+        le=1,
+        description="Visibility 0..1 every landmark a built-in event reads must have (the torso's "
+        "for all; also the ankles for jump; wrists, index and pinky for clap; wrists for hands_up; "
+        "elbows and wrists for t_pose; knees and ankles for crouch); below it the event does not "
+        "judge that performer. Hidden or guessed joints (an arm behind the body, feet behind "
+        "someone) mostly read below 0.5; 0.6 leaves some margin.",
     )
     rules: list[Rule] = Field(default_factory=list, description="Your own events, from feature conditions.")
     floor: Floor | None = Field(None, description="Floor calibration, needed by `zones`.")

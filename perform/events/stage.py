@@ -37,7 +37,7 @@ class EventEngine:
 
     def __init__(self, config: EventsConfig | None = None, library: PoseLibrary | None = None) -> None:
         self.config = config = config if config is not None else EventsConfig()
-        self.builtins = Builtins(config.builtins)
+        self.builtins = Builtins(config.builtins, config.min_body_height, config.min_confidence)
         self.rules = RuleEngine(config.rules)
         self.zones = ZoneTracker(config.floor, config.zones) if config.floor is not None else None
         if library is None and config.poses.library is not None:
