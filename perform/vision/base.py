@@ -77,6 +77,7 @@ def make_backend(config: PoseConfig, static_images: bool = False) -> PoseBackend
                 proposals="grid" if static_images else config.proposals,
                 landmark_budget=0 if static_images else config.landmark_budget,
                 tile_sizes=(0.5, 0.3) if static_images else (0.6,),
+                hog=static_images,
             )
     from perform.vision.tasks import TasksPose
 
