@@ -99,8 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--only",
         metavar="SECTION[,SECTION]",
-        help="run only these sections: core, pose, style, render, window, audio, osc, end_to_end, "
-        "end_to_end_render",
+        help="run only these sections: core, pose, pose_distance, style, render, window, audio, osc, "
+        "end_to_end, end_to_end_render",
     )
     return parser
 

@@ -94,7 +94,14 @@ def _quick_but_tiny(monkeypatch):
     def fails(*args, **kwargs):
         raise RuntimeError("no model in this test")
 
-    for name in ("bench_pose", "bench_style", "bench_audio", "bench_osc", "bench_end_to_end"):
+    for name in (
+        "bench_pose",
+        "bench_pose_distance",
+        "bench_style",
+        "bench_audio",
+        "bench_osc",
+        "bench_end_to_end",
+    ):
         monkeypatch.setattr(bench, name, fails)
     monkeypatch.setattr(bench, "bench_core", functools.partial(bench_core, seconds=0.3, width=160, height=90))
     monkeypatch.setattr(

@@ -29,7 +29,7 @@ from perform.bench.e2e import bench_end_to_end
 from perform.bench.e2e import markdown as e2e_markdown
 from perform.bench.osc import bench_osc
 from perform.bench.osc import markdown as osc_markdown
-from perform.bench.pose import bench_pose
+from perform.bench.pose import bench_pose, bench_pose_distance, distance_markdown
 from perform.bench.pose import markdown as pose_markdown
 from perform.bench.render import BUILTIN, bench_render, bench_window, gl_info, scene_names, window_markdown
 from perform.bench.render import markdown as render_markdown
@@ -40,7 +40,18 @@ from perform.style.stage import pick_device
 log = logging.getLogger(__name__)
 
 #: Sections in the order they run and are reported; ``end_to_end_render`` adds a scene.
-SECTIONS = ("core", "pose", "style", "render", "window", "audio", "osc", "end_to_end", "end_to_end_render")
+SECTIONS = (
+    "core",
+    "pose",
+    "pose_distance",
+    "style",
+    "render",
+    "window",
+    "audio",
+    "osc",
+    "end_to_end",
+    "end_to_end_render",
+)
 
 #: Style sizes in --quick on a CPU: the size of the CPU goal (15 fps at 320x180). One frame of
 #: the three networks takes 1.6 s at 640x360 and 5-9 s at 1280x720 on 2 cores, and bench_style
@@ -143,6 +154,7 @@ def sections(quick: bool) -> dict[str, Callable[[], object]]:
     return {
         "core": lambda: bench_core(quick, seconds=1.5 if quick else None),
         "pose": lambda: bench_pose(quick, frames=3 if quick else None),
+        "pose_distance": lambda: bench_pose_distance(quick),
         "style": lambda: _style(quick),
         "render": lambda: bench_render(quick),
         "window": lambda: bench_window(quick),
@@ -224,6 +236,7 @@ def _style_with_note(result: dict) -> list[str]:
 TITLES: dict[str, tuple[str, Callable[..., list[str]]]] = {
     "core": ("Core", core_markdown),
     "pose": ("Pose", _pose_markdown),
+    "pose_distance": ("Pose: people at a distance", distance_markdown),
     "style": ("Style", _style_with_note),
     "render": ("Render", render_markdown),
     "window": ("Projector window", window_markdown),

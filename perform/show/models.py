@@ -235,7 +235,7 @@ class Pose(Model):
         "auto: legacy for max_people 1, else twopass.",
     )
     max_people: int = Field(
-        6,
+        8,
         ge=1,
         le=10,
         description="Most people tracked at once. 1 uses MediaPipe's legacy API (about 30 ms a frame on 2 "
