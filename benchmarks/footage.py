@@ -18,8 +18,8 @@ import numpy as np
 
 from perform.pipeline import LatencyHistogram
 from perform.show.models import Pose
+from perform.vision.base import make_backend
 from perform.vision.perception import Perception
-from perform.vision.twopass import TwoPassPose
 from tests.footage import (
     Identity,
     Score,
@@ -31,12 +31,13 @@ from tests.footage import (
     video_frames,
 )
 
+#: Pose stage settings (``pose:`` in a show file) over the show's defaults; max 10 people, no masks.
 VARIANTS: dict[str, dict] = {
-    "tiles 0.6 (old default)": dict(tile_sizes=(0.6,)),
-    "tiles 0.5+0.3 every frame": dict(tile_sizes=(0.5, 0.3), detect_every=1),
-    "motion": dict(proposals="motion", detect_every=5),
-    "motion budget 4 (default)": dict(proposals="motion", detect_every=5, landmark_budget=4),
-    "motion budget 3": dict(proposals="motion", detect_every=5, landmark_budget=3),
+    "tiles 0.6 (old default)": dict(proposals="grid", landmark_budget=0),
+    "motion": dict(landmark_budget=0),
+    "motion budget 4 (default)": dict(),
+    "motion budget 3": dict(landmark_budget=3),
+    "motion budget 4 detect every 5": dict(detect_every=5),
 }
 WARMUP = 15  # frames not timed: the models load, the background is learnt
 
@@ -45,8 +46,9 @@ class Watch:
     """One pose stage over a stretch of video: bodies (slot -> box) per frame, ms per frame."""
 
     def __init__(self, variant: str, ms: LatencyHistogram, max_people: int = 10) -> None:
-        self.backend = TwoPassPose(num_poses=max_people, masks=False, **VARIANTS[variant])
-        self.perception = Perception(Pose(max_people=max_people, masks=False))
+        config = Pose(max_people=max_people, masks=False, **VARIANTS[variant])
+        self.backend = make_backend(config)
+        self.perception = Perception(config)
         self.ms = ms
         self.people: list[int] = []
 

@@ -38,6 +38,8 @@ def test_demo_run_writes_valid_stats(tmp_path):
     assert stats["latency_ms"]["pose"]["p50"] > 0
     assert "Traceback" not in result.stderr
     assert "events: enter 2" in result.stderr  # two of the three virtual performers are on within 3 s
+    assert stats["people"]["most"] == 2 and 0 < stats["people"]["mean"] <= 2
+    assert stats["events"]["enter"] == 2 and stats["events"]["people_changed"] >= 2
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
