@@ -310,6 +310,11 @@ _MIN_ROI = 0.1  # of the frame's shorter side
 # A new person needs this mean landmark presence: a chair with a shirt on it scores 0.1, a portrait
 # cut at the waist 0.45, a whole body 0.9 and more.
 _MIN_NEW_SCORE = 0.3
+# ... and one no detector vouched for (a part of a moving blob, a HOG box) more: moving props and
+# projections make people-like shapes
+_MIN_PROPOSED_SCORE = 0.5
+_MAX_BLOBS = 6  # moving blobs looked at a frame, the largest first
+_MAX_SLOTS = 3  # parts of blobs given to the landmark model a frame
 _MAX_CARRY = 3  # frames a person over the landmark budget is carried forward before a refresh
 
 
@@ -586,10 +591,11 @@ class TwoPassPose(PoseBackend):
         tracks: list[_Track] = []
         self._lost = False
         runs = 0
-        for roi, track in [(r, None) for r, _ in fresh] + [(t.roi, t) for t in refresh]:
+        for roi, score, track in [(r, s, None) for r, s in fresh] + [(t.roi, 1.0, t) for t in refresh]:
             runs += 1
             person = self.landmarks(image, roi, self.masks)
-            if person is None or (track is None and person.score < _MIN_NEW_SCORE):
+            least = _MIN_NEW_SCORE if score > 0 else _MIN_PROPOSED_SCORE
+            if person is None or (track is None and person.score < least):
                 self._lost |= track is not None
                 continue
             if self.masks and self.motion is not None and float(person.mask.max()) < 0.5:
@@ -603,7 +609,7 @@ class TwoPassPose(PoseBackend):
         tracks.sort(key=lambda t: (t.person.tracked, t.person.score), reverse=True)
         kept: list[_Track] = []
         for t in tracks:
-            if all(similarity(t.person.landmarks, k.person.landmarks) < 0.5 for k in kept):
+            if all(not _same_person(t, k, w, h) for k in kept):
                 kept.append(t)
         kept.sort(key=lambda t: t.person.score, reverse=True)
         self._tracked = kept[: self.num_poses]
@@ -646,7 +652,7 @@ class TwoPassPose(PoseBackend):
             for b in blobs
             if sum(b.overlap(p) for p in people) < (0.8 if due else 0.4)
             and (due or not any(b.overlap(e) > 0.5 for e, _ in self._examined))
-        ]
+        ][:_MAX_BLOBS]  # the largest: a projection or a moving set must not multiply the cost
         views = views_around(look)
         if due:
             views.insert(0, self._views[0])  # the whole frame: people who stand still
@@ -659,15 +665,16 @@ class TwoPassPose(PoseBackend):
             return []
         self._views_run = len(views)
         found = self.detect_rois(image, views)
-        for b in look:
+        for b in look:  # looked at in vain: not again until due, unless it moves on
             if not any(b.overlap(_roi_box(roi)) > 0.2 for roi, _ in found):
                 self._examined.append((b, frame))
         # the detector misses small people and sees one of two side by side: the landmark model is
         # asked directly about the parts of a blob nobody explains
         known = people + [_roi_box(roi) for roi, _ in found]
-        for b in look:
-            found += [(Roi(x, (b.y0 + b.y1) / 2, 1.2 * b.h, 0.0), 0.0) for x in unexplained(b, known)]
-        return found
+        slots = [
+            (Roi(x, (b.y0 + b.y1) / 2, 1.2 * b.h, 0.0), 0.0) for b in look for x in unexplained(b, known)
+        ]
+        return found + slots[:_MAX_SLOTS]
 
     def reset(self) -> None:
         """Forget tracked people: the next call runs the detector."""
@@ -676,6 +683,15 @@ class TwoPassPose(PoseBackend):
 
     def close(self) -> None:
         self._tracked = []
+
+
+def _same_person(a: _Track, b: _Track, w: int, h: int) -> bool:
+    """Two bodies that are one: alike landmarks, or one box almost on top of the other (a second
+    ROI that settled on a person shifted or cut)."""
+    if similarity(a.person.landmarks, b.person.landmarks) >= 0.5:
+        return True
+    p, q = a.box(w, h), b.box(w, h)
+    return min(p.overlap(q), q.overlap(p)) > 0.75
 
 
 def _same_place(a: Roi, b: Roi) -> bool:
