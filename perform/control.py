@@ -2,18 +2,68 @@
 
 OSC and MIDI inputs write here; stages read. Parameters are named values, latest wins
 (``/perform/param/strength 0.7``). Cues are discrete commands that must each be acted on once
-(switch scene, start a take, arm an event), so they travel through an :class:`EventLog`.
+(switch scene, start a take, arm an event), so they travel through a small :class:`CueQueue` per
+consumer: the render loop's scene cues never share room with the events stage's arm cues, and
+neither shares room with parameters. Everything is bounded: a full queue refuses the new cue and
+counts it, and the parameter store holds at most :attr:`Controls.MAX_NAMES` names of at most
+:data:`MAX_NAME` characters, each value at most :data:`MAX_VALUE` characters.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
-from perform.pipeline.events import EventCursor, EventLog
+from perform.errors import BadName
 
 Value = float | int | str | bool
+
+#: Longest parameter name kept.
+MAX_NAME = 64
+#: Longest string value of a parameter kept.
+MAX_VALUE = 256
+#: Cues a consumer's queue holds by default (an operator sends a few a second at most).
+CUE_CAPACITY = 32
+#: Cues a queue of every cue (an observer, a test) holds by default.
+ALL_CAPACITY = 256
+#: Longest scene name, take name or event pattern a cue may carry.
+MAX_CUE_NAME = 64
+
+# Letters, digits, _ and then also space . + -: no path separator, never a leading dot.
+_NAME = re.compile(r"[^\W][\w .+-]*")
+# Event names and fnmatch patterns: p1/jump, zone.front.dwell, pose.*, [ab]*; never touch a file.
+_PATTERN = re.compile(r"[\w*?!.\[\]/:-]+")
+
+
+def _plain(text: str, what: str, pattern: re.Pattern[str], allowed: str) -> str:
+    if not isinstance(text, str) or not text:
+        raise BadName(f"{what}: expected a name, got {text!r}")
+    if len(text) > MAX_CUE_NAME:
+        raise BadName(f"{what}: expected at most {MAX_CUE_NAME} characters, got {len(text)}")
+    if not pattern.fullmatch(text):
+        raise BadName(f"{what}: expected {allowed}, got {text[:MAX_CUE_NAME]!r}")
+    return text
+
+
+def scene_name(text: str) -> str:
+    """``text`` when it is a plain scene name (a file name without its suffix), else :class:`BadName`."""
+    return _plain(text, "scene name", _NAME, "letters, digits, space, _ . + - and no leading dot")
+
+
+def take_name(text: str) -> str:
+    """A plain take file name, ``.take`` added when missing; :class:`BadName` for a path or worse."""
+    name = _plain(text, "take name", _NAME, "a file name: letters, digits, space, _ . + -, no folders")
+    return name if name.endswith(".take") else f"{name}.take"
+
+
+def event_pattern(text: str) -> str:
+    """``text`` when it is an event name or pattern (``jump``, ``p1/spin``, ``pose.*``)."""
+    return _plain(
+        text, "event pattern", _PATTERN, "an event name or pattern (letters, digits, _ . / * ? [ ])"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,22 +76,63 @@ class Cue:
     t: float = field(default_factory=time.monotonic)
 
 
-class Controls:
-    """Thread-safe parameter store and cue log, shared by the control inputs and the stages."""
+class CueQueue:
+    """One consumer's cues (those named in ``names``; empty: all), oldest first, at most ``capacity``.
 
-    def __init__(self) -> None:
+    A full queue refuses the new cue and counts it in :attr:`lost`: the cues already queued were
+    sent first, and a flood must not push them out.
+    """
+
+    def __init__(self, names: frozenset[str] = frozenset(), capacity: int = CUE_CAPACITY) -> None:
+        if capacity < 1:
+            raise ValueError(f"capacity: expected >= 1, got {capacity}")
+        self.names = names
+        self.capacity = capacity
+        self.lost = 0
         self._lock = threading.Lock()
-        self._values: dict[str, Value] = {}
-        self.refused = 0
-        self.cues: EventLog[Cue] = EventLog(capacity=256)
+        self._cues: deque[Cue] = deque()
+
+    def wants(self, name: str) -> bool:
+        return not self.names or name in self.names
+
+    def put(self, cue: Cue) -> bool:
+        """Queue ``cue``; False (and counted in :attr:`lost`) when the queue is full."""
+        with self._lock:
+            if len(self._cues) >= self.capacity:
+                self.lost += 1
+                return False
+            self._cues.append(cue)
+            return True
+
+    def drain(self, limit: int | None = None) -> list[Cue]:
+        """The queued cues, oldest first; at most ``limit`` (the rest wait for the next call)."""
+        with self._lock:
+            n = len(self._cues) if limit is None else min(limit, len(self._cues))
+            return [self._cues.popleft() for _ in range(n)]
+
+    def __len__(self) -> int:
+        return len(self._cues)
+
+
+class Controls:
+    """Thread-safe parameter store and cue queues, shared by the control inputs and the stages."""
 
     #: Most distinct parameter names kept; names from the network beyond it are refused and counted.
     MAX_NAMES = 1024
 
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._values: dict[str, Value] = {}
+        self._queues: list[CueQueue] = []
+        self.refused = 0  # parameters refused: store full, name or value too long
+        self.unheard = 0  # cues no consumer listens to
+
     def set(self, name: str, value: Value) -> bool:
-        """Set a parameter; False (and counted in ``refused``) when the store is full of other names."""
+        """Set a parameter; False (counted in ``refused``) when the store is full of other names or
+        the name or a string value is too long."""
         with self._lock:
-            if name not in self._values and len(self._values) >= self.MAX_NAMES:
+            too_long = len(name) > MAX_NAME or (isinstance(value, str) and len(value) > MAX_VALUE)
+            if too_long or (name not in self._values and len(self._values) >= self.MAX_NAMES):
                 self.refused += 1
                 return False
             self._values[name] = value
@@ -55,9 +146,26 @@ class Controls:
         with self._lock:
             return dict(self._values)
 
-    def cue(self, name: str, *args: Value, source: str = "") -> None:
-        self.cues.publish(Cue(name, tuple(args), source))
+    def cue(self, name: str, *args: Value, source: str = "") -> bool:
+        """Hand a cue to every queue that wants it; False when one of them was full (or none wants it)."""
+        cue = Cue(name, tuple(args), source)
+        with self._lock:
+            queues = [q for q in self._queues if q.wants(name)]
+            if not queues:
+                self.unheard += 1
+        return bool(queues) and all([q.put(cue) for q in queues])
 
-    def listen(self) -> EventCursor[Cue]:
-        """A cursor over the cues published from now on."""
-        return self.cues.cursor()
+    def listen(self, *names: str, capacity: int | None = None) -> CueQueue:
+        """A queue of the cues named (none: every cue) published from now on."""
+        if capacity is None:
+            capacity = CUE_CAPACITY if names else ALL_CAPACITY
+        queue = CueQueue(frozenset(names), capacity)
+        with self._lock:
+            self._queues.append(queue)
+        return queue
+
+    @property
+    def lost(self) -> int:
+        """Cues refused by full queues, over every consumer."""
+        with self._lock:
+            return sum(q.lost for q in self._queues)

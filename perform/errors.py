@@ -28,3 +28,7 @@ class SourceError(PerformError):
 
 class StageError(PerformError):
     """A pipeline stage failed in a way it cannot recover from by itself."""
+
+
+class BadName(PerformError):
+    """A name from outside (a scene, a take, an event pattern) that is not a plain, short name."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import gc
 import json
 import logging
@@ -134,7 +135,17 @@ class ShowPipeline(Pipeline):
                 )
             )
         if self.has_poses:  # also without --take: a cue can start one mid-show
-            self.add(TakeRecorder(self.stats, self.poses, take_path, take_masks, show.name, self.controls))
+            self.add(
+                TakeRecorder(
+                    self.stats,
+                    self.poses,
+                    take_path,
+                    take_masks,
+                    show.name,
+                    self.controls,
+                    show.control.takes,
+                )
+            )
         self.osc: OscOutStage | None = None
         if self.has_poses and show.osc.enabled and show.osc.targets:
             self.osc = OscOutStage(
@@ -156,7 +167,7 @@ class ShowPipeline(Pipeline):
         self.control: ControlServer | None = None
         budget = show.stages.stall_budget_s
         for stage in self.stages:
-            if isinstance(stage, PoseStage | EventStage):
+            if isinstance(stage, PoseStage | EventStage | RemoteSourceStage):
                 stage.stall_budget_s = budget
             elif isinstance(stage, StyleStage):
                 stage.stall_budget_s = 5.0 * budget
@@ -166,33 +177,58 @@ class ShowPipeline(Pipeline):
         return latest.features_dict() if latest is not None else {}
 
     def start(self) -> None:
-        super().start()
+        """Open the control ports (PerformError, before any stage runs, when one is taken), start."""
         c = self.show.control
-        if c.enabled:
-            sends = [
-                (d.address, d.tags, d.meaning)
-                for t in self.show.osc.targets
-                for d in describe(t.effective_mapping)
-            ]
-            if self.status_targets:
-                sends += [(d.address, d.tags, d.meaning) for d in describe_status()]
-            server = ControlServer(
-                self.controls, c.port, c.host, http_port=c.http_port, sends=sends, max_delay_s=c.max_delay_s
+        server = self.open_control() if c.enabled else None
+        super().start()
+        if server is not None:
+            self.control = server.start()
+            server.attach(self.stats.stage("control"))
+            listing = f", listing on http://{server.http_host}:{server.http_port}" if server.http_port else ""
+            log.info("control: OSC cues on UDP %s:%d%s", server.host, server.port, listing)
+
+    def open_control(self) -> ControlServer:
+        c = self.show.control
+        sends = [
+            (d.address, d.tags, d.meaning)
+            for t in self.show.osc.targets
+            for d in describe(t.effective_mapping)
+        ]
+        if self.status_targets:
+            sends += [(d.address, d.tags, d.meaning) for d in describe_status()]
+        try:
+            return ControlServer(
+                self.controls,
+                c.port,
+                c.host,
+                http_port=c.http_port,
+                http_host=c.http_host,
+                sends=sends,
+                max_delay_s=c.max_delay_s,
+                allow=c.allow or None,
             )
-            try:
-                self.control = server.start()
-                log.info("control: OSC cues on port %d", server.port)
-            except OSError as exc:
-                log.warning(
-                    "control: cannot listen on UDP port %d (%s); running without OSC cues",
-                    c.port,
-                    exc.strerror,
-                )
+        except OSError as exc:
+            raise PerformError(control_port_message(exc, c.port, c.host, c.http_port, c.http_host)) from None
 
     def stop(self, timeout: float = 0.8) -> list[str]:
         if self.control is not None:
             self.control.stop(0.1)
         return super().stop(timeout)
+
+
+def control_port_message(exc: OSError, port: int, host: str, http_port: int | None, http_host: str) -> str:
+    """One line for a control port that cannot be opened: which, why, and how to choose another."""
+    reason = os.strerror(exc.errno) if exc.errno else str(exc)
+    if "TCP" in str(exc):
+        return (
+            f"control: cannot serve the OSC listing on TCP {http_host}:{http_port} ({reason}); "
+            "choose another with control.http_port (0: any free port)"
+        )
+    taken = " (another perform or OSC program uses it?)" if exc.errno == errno.EADDRINUSE else ""
+    return (
+        f"control: cannot listen for OSC cues on UDP {host}:{port}: {reason}{taken}; "
+        "choose another port with --control PORT, or control.port: 0 in the show file for any free port"
+    )
 
 
 def display_available() -> bool:
@@ -319,6 +355,11 @@ def run_show(show: Show, options: RunOptions, console: Console, warnings: Warnin
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     gc.collect()
     freeze_heap()
+    takes = show.control.takes
+    if not takes.is_absolute() and options.show_dir is not None:  # a show file without `control:`
+        show = show.model_copy(
+            update={"control": show.control.model_copy(update={"takes": options.show_dir / takes})}
+        )
     pipeline = ShowPipeline(show, options.take_path, options.take_masks)
     projector = make_projector(pipeline, show, options) if show.render.enabled else None
     preview = None
@@ -334,7 +375,12 @@ def run_show(show: Show, options: RunOptions, console: Console, warnings: Warnin
     monitor = ShowMonitor(pipeline)
     reason = "stopped"
     with StopSignals() as signals:
-        pipeline.start()
+        try:
+            pipeline.start()
+        except BaseException:
+            if projector is not None:
+                projector.close()
+            raise
         deadline = time.monotonic() + options.seconds if options.seconds else None
         frame_period = 1.0 / show.render.fps
         next_frame = time.monotonic()

@@ -301,7 +301,8 @@ def test_fuzz_every_valid_cue_applied_server_up_memory_flat() -> None:
         reply = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         reply.bind(("127.0.0.1", 0))
         reply.settimeout(2.0)
-        send(encode_message("/perform/ping", reply.getsockname()[1]))
+        reply.sendto(encode_message("/perform/ping"), to)  # the pong goes to the datagram's source
+        sent += 1
         assert OscMessage(reply.recvfrom(1024)[0]).address == "/perform/pong"
         reply.close()
         send(encode_message("/perform/scene", "after"))

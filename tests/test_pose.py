@@ -66,6 +66,7 @@ def test_pose_stage_in_a_running_pipeline(tmp_path, astronaut):
     show = Show(
         source=ImageSource(kind="image", path=path, fps=15),
         pose=Pose(max_people=1, tracking={"confirm_frames": 2}),
+        control={"enabled": False},
     )
     pipeline = ShowPipeline(show)
     reader = pipeline.poses.reader("test")

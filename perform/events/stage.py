@@ -5,17 +5,22 @@ on unchanged through a latest-wins slot. Cues ``events.arm NAME`` and ``events.d
 (from :class:`perform.control.Controls`) arm and disarm events by name or pattern (``pose.*``;
 ``zone.front`` also covers ``zone.front.dwell``; no argument means every event). A disarmed
 event fires nothing, and disarming ends its active states at once. An event armed again while
-its condition still holds fires at its next start.
+its condition still holds fires at its next start. Arming is bounded: at most
+:data:`MAX_PATTERNS` distinct patterns are remembered (``*`` clears them), each a plain event
+name or pattern of at most :data:`~perform.control.MAX_CUE_NAME` characters; the stage acts on
+at most :data:`MAX_CUES_PER_STEP` cues a frame.
 """
 
 from __future__ import annotations
 
+import fnmatch
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import replace
-from fnmatch import fnmatchcase
 
-from perform.control import Controls
+from perform.control import Controls, event_pattern
+from perform.errors import PerformError
 from perform.events.builtin import INSTANT, Builtins
 from perform.events.config import EventsConfig
 from perform.events.rules import RuleEngine
@@ -26,10 +31,25 @@ from perform.pipeline import EventLog, ProcessStage, Slot, Stats
 from perform.vision.types import PersonEvent, Poses
 
 ARM, DISARM = "events.arm", "events.disarm"
+#: Most distinct arm/disarm patterns remembered; a new one beyond is refused.
+MAX_PATTERNS = 64
+#: Arm/disarm cues acted on per frame at most; the rest wait in their queue.
+MAX_CUES_PER_STEP = 16
 
 
-def _matches(name: str, pattern: str) -> bool:
-    return fnmatchcase(name, pattern) or name.startswith(pattern + ".")
+class TooManyPatterns(PerformError):
+    """An arm or disarm cue with a new pattern when :data:`MAX_PATTERNS` are already remembered."""
+
+
+Matcher = Callable[[str], object]
+
+
+def _matcher(pattern: str) -> Matcher:
+    # compiled here, not through fnmatch's own cache of 32,768 patterns: patterns from the network
+    # must not fill a cache that outlives them
+    match = re.compile(fnmatch.translate(pattern)).match
+    prefix = pattern + "."
+    return lambda name: match(name) or name.startswith(prefix)
 
 
 class EventEngine:
@@ -50,7 +70,7 @@ class EventEngine:
         self.positions: dict[int, tuple[float, float]] = {}
         # Names whose start is followed by an end: their (name, slot) is active in between.
         self._untracked = set(INSTANT) | {r.name for r in config.rules if r.edges != "both"}
-        self._overrides: list[tuple[str, bool]] = [(n, False) for n in config.disarmed]
+        self._overrides: list[tuple[str, bool, Matcher]] = [(n, False, _matcher(n)) for n in config.disarmed]
         self._armed_cache: dict[str, bool] = {}
         self._active: set[tuple[str, int | None]] = set()
 
@@ -70,8 +90,8 @@ class EventEngine:
         armed = self._armed_cache.get(name)
         if armed is None:
             armed = True
-            for pattern, value in self._overrides:
-                if _matches(name, pattern):
+            for _, value, matches in self._overrides:
+                if matches(name):
                     armed = value
             self._armed_cache[name] = armed
         return armed
@@ -88,9 +108,16 @@ class EventEngine:
         return [Event(name, slot, False, t, 0.0) for name, slot in ended]
 
     def _set(self, pattern: str, value: bool) -> None:
+        event_pattern(pattern)  # BadName for a path, a huge or an odd string
         if pattern == "*":
             self._overrides.clear()
-        self._overrides = [o for o in self._overrides if o[0] != pattern] + [(pattern, value)]
+        kept = [o for o in self._overrides if o[0] != pattern]
+        if len(kept) >= MAX_PATTERNS:
+            raise TooManyPatterns(
+                f"{pattern!r} refused: {MAX_PATTERNS} patterns already armed or disarmed "
+                "(events.arm * clears them)"
+            )
+        self._overrides = [*kept, (pattern, value, _matcher(pattern))]
         self._armed_cache.clear()
 
     def _tracked(self, name: str) -> bool:
@@ -146,7 +173,7 @@ class EventStage(ProcessStage[Poses, Poses]):
         self._person_events = person_events.cursor() if person_events is not None else None
         self.engine = EventEngine(config, library)
         self.log = log
-        self._cues = controls.listen() if controls is not None else None
+        self._cues = controls.listen(ARM, DISARM) if controls is not None else None
         self._lock = threading.Lock()
         self._active: frozenset[tuple[str, int | None]] = frozenset()
         self._positions: dict[int, tuple[float, float]] = {}
@@ -160,14 +187,15 @@ class EventStage(ProcessStage[Poses, Poses]):
                 item = replace(item, features={**item.features, **extra})
         events: list[Event] = []
         if self._cues is not None:
-            for cue in self._cues.drain():
-                if cue.name not in (ARM, DISARM):
-                    continue
-                for pattern in [str(a) for a in cue.args] or ["*"]:
-                    if cue.name == ARM:
-                        self.engine.arm(pattern)
-                    else:
-                        events += self.engine.disarm(pattern, item.t_capture)
+            for cue in self._cues.drain(MAX_CUES_PER_STEP):
+                for pattern in [str(a) for a in cue.args[:1]] or ["*"]:
+                    try:
+                        if cue.name == ARM:
+                            self.engine.arm(pattern)
+                        else:
+                            events += self.engine.disarm(pattern, item.t_capture)
+                    except Exception as exc:  # a cue costs itself, never the frame
+                        self.report_error(f"{cue.name} from {cue.source or '?'}: {exc}", kind=cue.name)
         events += self.engine.update(item)
         for event in events:
             self.log.publish(event)

@@ -10,11 +10,12 @@ feature name with dots as slashes: ``p1/energy``, ``stage/energy``, ``people``) 
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import re
 import string
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from perform.errors import ConfigError
 from perform.schema import Model
@@ -26,6 +27,28 @@ FieldName = Literal["x", "y", "z", "visibility"]
 FIELDS: tuple[str, ...] = ("x", "y", "z", "visibility")
 #: OSC address characters other than letters, digits and these are not allowed in templates.
 _ADDRESS = re.compile(r"(/[A-Za-z0-9_.:\-{}]+)+")
+
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def ip_network(text: str) -> IPNetwork:
+    """``192.168.1.20`` or ``192.168.1.0/24`` as a network (a single address is a /32)."""
+    try:
+        return ipaddress.ip_network(text.strip(), strict=False)
+    except ValueError:
+        raise ValueError(
+            f"expected an IP address or network such as 192.168.1.20 or 192.168.1.0/24, got {text!r}"
+        ) from None
+
+
+def _network(text: str) -> str:
+    ip_network(text)
+    return text
+
+
+#: An IP address or network in a show file (``192.168.1.0/24``); host names are not accepted.
+Network = Annotated[str, AfterValidator(_network)]
 
 
 def _placeholders(template: str) -> set[str]:
@@ -325,6 +348,11 @@ class StreamTarget(Model):
     port: int = Field(9100, ge=1, le=65535, description="Its remote source's UDP port.")
     id: str = Field(
         min_length=1, description="This machine's name there, as in its `senders` list (e.g. left, right)."
+    )
+    key: str | None = Field(
+        None,
+        min_length=8,
+        description="Shared key: sign every datagram with it (the show machine's remote source `key`).",
     )
 
 

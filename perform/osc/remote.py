@@ -4,6 +4,10 @@ One machine per camera runs its own pose model and streams its bodies (:class:`R
 the show machine listens (:class:`RemoteSourceStage`), places each sender's picture into one
 combined frame, and runs the bodies through :class:`~perform.vision.perception.Perception` so
 slots, smoothing, features and events work exactly as for a camera.
+
+The show network is not trusted: who may stream and what a datagram may hold is checked by the
+receiver (:class:`~perform.osc.stream.SenderRules`, docs/remote-security.md), and one step reads
+at most ``max_datagrams`` of them, so a flood costs datagrams, never the merged poses' rate.
 """
 
 from __future__ import annotations
@@ -14,9 +18,15 @@ import socket
 import time
 
 from perform.errors import SourceError
-from perform.osc.config import StreamTarget
+from perform.osc.config import StreamTarget, ip_network
 from perform.osc.server import POLL_S, _RateLimitedLog
-from perform.osc.stream import MAX_DATAGRAM, StreamFrame, StreamReceiver, encode_stream
+from perform.osc.stream import (
+    MAX_DATAGRAM,
+    SenderRules,
+    StreamFrame,
+    StreamReceiver,
+    encode_stream,
+)
 from perform.pipeline import EventLog, Frame, ProcessStage, Slot, Stats
 from perform.show.models import Pose as PoseConfig
 from perform.show.models import RemoteSource, SenderPlacement
@@ -25,6 +35,23 @@ from perform.vision.stage import _PoseSourceStage
 from perform.vision.types import Detection, PersonEvent, Poses
 
 log = logging.getLogger(__name__)
+
+#: Once a step's ``max_datagrams`` are read, at most this many times as many more are discarded
+#: unread; the rest wait in the socket for the next step (or the kernel drops them).
+SHED_FACTOR = 4
+
+
+def sender_rules(source: RemoteSource) -> SenderRules:
+    """The receiver's checks as a remote source's show-file entry sets them."""
+    senders = {s.id: ip_network(s.address) if s.address is not None else None for s in source.senders}
+    return SenderRules(
+        allow=tuple(ip_network(a) for a in source.allow),
+        senders=senders or None,
+        key=source.key.encode("utf-8") if source.key is not None else None,
+        pin_s=source.pin_s,
+        max_skew_s=source.max_skew_s,
+        max_sources=source.max_senders,
+    )
 
 
 def place(frame: StreamFrame, placement: SenderPlacement | None, width: int, height: int) -> list[Detection]:
@@ -48,7 +75,8 @@ class RemoteSourceStage(_PoseSourceStage):
     """Listens for pose streams from several senders and publishes them merged, at ``fps``.
 
     The UDP port is bound on construction (:attr:`port` is the one bound, also for port 0).
-    Counts: :attr:`counts` (the receiver's, plus ``dropped_senders`` and ``unknown_sender``).
+    Counts: :attr:`counts` (the receiver's, plus ``dropped_senders`` and ``shed``), also in the
+    stats report as ``remote``; their refusals add up to the capture stage's ``dropped``.
     """
 
     def __init__(
@@ -65,12 +93,16 @@ class RemoteSourceStage(_PoseSourceStage):
         self.placements = {s.id: s for s in source.senders}
         config = config.model_copy(update={"max_people": max(config.max_people, source.max_people)})
         self.perception = Perception(config, events)
-        self.receiver = StreamReceiver()
+        self.receiver = StreamReceiver(sender_rules(source))
         self.counts: dict[str, int] = self.receiver.counts
-        self.counts.update(dropped_senders=0, unknown_sender=0)
+        self.counts.update(dropped_senders=0, shed=0)
+        stats.extra["remote"] = self.counts
+        self.stats.dropped_fn = lambda: self.receiver.dropped + self.counts["shed"]
+        self._scratch = bytearray(65536)  # shed datagrams land here, unread
         self.latest: dict[str, tuple[StreamFrame, float]] = {}  # source id -> (frame, arrival)
         self._fresh: list[StreamFrame] = []
         self._period = 1.0 / source.fps
+        self._stall_budget_s: float | None = None
         self._next: float | None = None
         self._last_t = 0.0
         self._log = _RateLimitedLog(5.0)
@@ -88,19 +120,35 @@ class RemoteSourceStage(_PoseSourceStage):
         self.source_name = f"remote UDP {source.host}:{self.port}"
         log.info("capture: %s", self.source_name)
 
+    @property  # type: ignore[override]
+    def stall_budget_s(self) -> float | None:
+        """The show's stall budget plus one period: a step waits for its frame's time."""
+        return None if self._stall_budget_s is None else self._stall_budget_s + self._period
+
+    @stall_budget_s.setter
+    def stall_budget_s(self, value: float | None) -> None:
+        self._stall_budget_s = value
+
     def step(self) -> None:
         now = time.monotonic()
         if self._next is None or now - self._next > 2 * self._period:
             self._next = now
-        while not self.stopping:
+        budget = self.source.max_datagrams
+        while not self.stopping and not self.superseded:
             remaining = self._next - time.monotonic()
             if remaining <= 0:
                 break
-            self._receive(min(POLL_S, remaining))
+            if budget > 0:
+                budget = self._receive(min(POLL_S, remaining), budget)
+            else:  # this step's share is read: discard a bounded flood, rest until the frame is due
+                self._shed(SHED_FACTOR * self.source.max_datagrams)
+                self._stop.wait(remaining)
+                break
         self._next += self._period
-        if self.stopping:
+        if self.stopping or self.superseded:
             return
         now = time.monotonic()
+        self.receiver.expire(now)
         self._drop_silent(now)
         if not self._fresh and self.latest:
             return  # senders are live but nothing new arrived: no repeated frame
@@ -115,31 +163,47 @@ class RemoteSourceStage(_PoseSourceStage):
             for d in place(frame, self.placements.get(source_id), s.width, s.height)
         ]
         poses = self.perception(detections, self.seq, t, s.width, s.height)
+        if self.superseded:
+            return  # the supervisor gave up on this step: a fresh thread publishes
         self.seq += 1
         self.emit(poses, s.width, s.height)
 
-    def _receive(self, timeout: float) -> None:
+    def _receive(self, timeout: float, budget: int) -> int:
+        """Read what is waiting, at most ``budget`` datagrams; returns the budget left."""
         try:
             ready, _, _ = select.select([self._sock], [], [], timeout)
-            while ready:  # everything waiting, until the socket would block
+            while ready and budget > 0 and not self.superseded:  # until the socket would block
                 data, (host, port) = self._sock.recvfrom(65536)
+                budget -= 1
                 self._accept(self.receiver.feed(data, f"{host}:{port}"))
         except (BlockingIOError, InterruptedError):
             pass
         except OSError as exc:
             self.report_error(f"UDP receive: {exc}")
-            time.sleep(POLL_S)
+            self._stop.wait(POLL_S)
+        return budget
+
+    def _shed(self, limit: int) -> None:
+        """Discard up to ``limit`` waiting datagrams unread (counted as ``shed``)."""
+        shed = 0
+        try:
+            while shed < limit:
+                self._sock.recv_into(self._scratch)
+                shed += 1
+        except OSError:  # BlockingIOError: nothing more waits
+            pass
+        if shed:
+            self.counts["shed"] += shed
+            self._log.warn(
+                "shed", f"remote: more than {self.source.max_datagrams} datagrams a frame, shedding"
+            )
+
+    def reset(self) -> None:
+        self._fresh.clear()
+        self._next = None
 
     def _accept(self, frame: StreamFrame | None) -> None:
         if frame is None:
-            return
-        if self.placements and frame.source_id not in self.placements:
-            self.counts["unknown_sender"] += 1
-            self.receiver.forget(frame.source_id)
-            self._log.warn(
-                "unknown",
-                f"remote: sender {frame.source_id!r} from {frame.sender} is not in senders, ignored",
-            )
             return
         if frame.source_id not in self.latest:
             log.info("remote: sender %r streaming from %s", frame.source_id, frame.sender)
@@ -171,7 +235,14 @@ class RemoteSender:
     :attr:`counts` (``frames``, ``datagrams``, ``send_errors``).
     """
 
-    def __init__(self, host: str, port: int, source_id: str, max_datagram: int = MAX_DATAGRAM) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        source_id: str,
+        max_datagram: int = MAX_DATAGRAM,
+        key: bytes | str | None = None,
+    ) -> None:
         if not source_id:
             raise ValueError("source_id: expected a non-empty name such as 'left'")
         try:  # look the name up once, at start, never per datagram
@@ -180,6 +251,7 @@ class RemoteSender:
             self.address = (host, port)  # each send then fails and is counted
         self.source_id = source_id
         self.max_datagram = max_datagram
+        self.key = key.encode("utf-8") if isinstance(key, str) else key
         self.counts = {"frames": 0, "datagrams": 0, "send_errors": 0}
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._sock.setblocking(False)  # a slow network costs datagrams, never the stage's time
@@ -188,7 +260,7 @@ class RemoteSender:
     def send(self, poses: Poses) -> int:
         """Send one frame; returns the datagrams sent."""
         sent = 0
-        for data in encode_stream(poses, self.source_id, self.max_datagram):
+        for data in encode_stream(poses, self.source_id, self.max_datagram, self.key):
             try:
                 self._sock.sendto(data, self.address)
                 sent += 1
@@ -203,7 +275,7 @@ class RemoteSender:
         self._sock.close()
 
 
-__all__ = ["RemoteSender", "RemoteSource", "RemoteSourceStage", "SenderPlacement", "place"]
+__all__ = ["RemoteSender", "RemoteSource", "RemoteSourceStage", "SenderPlacement", "place", "sender_rules"]
 
 
 class StreamOutStage(ProcessStage[Poses, Poses]):
@@ -213,7 +285,7 @@ class StreamOutStage(ProcessStage[Poses, Poses]):
         self, stats: Stats, poses: Slot[Poses], targets: list[StreamTarget], max_datagram: int
     ) -> None:
         super().__init__("stream", stats, poses)
-        self.senders = [RemoteSender(t.host, t.port, t.id, max_datagram) for t in targets]
+        self.senders = [RemoteSender(t.host, t.port, t.id, max_datagram, t.key) for t in targets]
 
     def process(self, item: Poses) -> Poses:
         for sender in self.senders:

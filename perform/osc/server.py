@@ -7,17 +7,24 @@ address                     arguments    effect
 =========================== ============ =================================================
 ``/perform/scene``          ``s|i``      cue ``scene NAME`` or ``scene INDEX``
 ``/perform/param/<name>``   ``f|i|s|T|F`` ``controls.set(name, value)``
-``/perform/take/start``     ``[s]``      cue ``take.start [PATH]``
+``/perform/take/start``     ``[s]``      cue ``take.start [NAME]`` (a file name in the takes folder)
 ``/perform/take/stop``                   cue ``take.stop``
 ``/perform/events/arm``     ``s``        cue ``events.arm NAME``
 ``/perform/events/disarm``  ``s``        cue ``events.disarm NAME``
-``/perform/query``          ``[i]``      reply ``/perform/query/reply`` (what perform accepts and sends)
-``/perform/ping``           ``[i]``      reply ``/perform/pong``
+``/perform/query``                       reply ``/perform/query/reply`` (what perform accepts and sends)
+``/perform/ping``                        reply ``/perform/pong``
 =========================== ============ =================================================
 
-Replies go to the sender's address, or to the sender's host on the port given as the int
-argument (for senders such as ``oscsend`` that do not listen). Addresses with no argument also
-take one number, as a TouchOSC button sends: non-zero fires, zero (the release) is ignored.
+Replies go to the datagram's source address and port, never elsewhere (a reply to a port named
+in the request would let anyone aim perform's replies at a third party), and at most
+``reply_rate`` datagrams a second (more are counted as ``replies_limited``). Addresses with no
+argument also take one number, as a TouchOSC button sends: non-zero fires, zero (the release)
+is ignored.
+
+Names are names, never paths: a scene name, a take name or an event pattern is at most
+:data:`~perform.control.MAX_CUE_NAME` characters, with no folder separators and no leading dot;
+anything else is refused as ``bad_args`` with a log line that says why. ``allow`` (addresses or
+networks) drops datagrams from every other sender before they are parsed (``not_allowed``).
 
 Every datagram is checked before python-osc parses it (python-osc would loop forever on a
 bundle element of negative size and only logs unknown type tags). What is wrong is counted in
@@ -33,6 +40,7 @@ skew would make every one of them late.
 from __future__ import annotations
 
 import heapq
+import ipaddress
 import itertools
 import json
 import logging
@@ -41,6 +49,7 @@ import reprlib
 import select
 import socket
 import struct
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -52,7 +61,10 @@ from urllib.parse import urlsplit
 from pythonosc.osc_bundle import OscBundle
 from pythonosc.osc_message import OscMessage
 
-from perform.control import Controls, Value
+from perform.control import MAX_VALUE, Controls, Value, event_pattern, scene_name, take_name
+from perform.errors import BadName
+from perform.pipeline.ratelog import RateLimitedLog
+from perform.pipeline.stats import StageStats
 
 log = logging.getLogger(__name__)
 
@@ -60,24 +72,48 @@ log = logging.getLogger(__name__)
 POLL_S = 0.05
 #: Largest reply datagram (fits an Ethernet frame with IP and UDP headers).
 MAX_REPLY = 1400
+#: Seconds an HTTP listing connection may take to send its request (a slow one is closed).
+HTTP_TIMEOUT_S = 5.0
+#: Most HTTP listing connections served at once; more are closed at once (and counted).
+HTTP_MAX_CONNECTIONS = 16
 
 #: Kinds of malformed datagrams, as counted under ``malformed.<kind>``.
 MALFORMED_KINDS = ("empty", "garbage", "address", "typetag", "truncated", "encoding", "bundle", "parse")
 #: Every key of :attr:`ControlServer.counts`.
 COUNT_KEYS = (
     "datagrams",  # received
-    "packets",  # parsed: datagrams == packets + malformed
-    "messages",  # == handled + unknown_address + bad_args + handler_error + pending
+    "not_allowed",  # from a sender outside ``allow``: dropped unread
+    "packets",  # parsed: datagrams == not_allowed + packets + malformed
+    # == handled + unknown_address + bad_args + handler_error + refused + cue_dropped + pending
+    "messages",
     "handled",
     "unknown_address",
     "bad_args",
     "handler_error",
+    "refused",  # a parameter the store refused (full of other names)
+    "cue_dropped",  # a cue whose consumer's queue was full
     "delayed",  # held for a future time tag
     "late_clamped",  # time tag beyond max_delay_s: applied at once
     "pending_overflow",  # the pending list was full: applied at once
     "replies",
+    "replies_limited",  # not sent: over reply_rate
     "send_errors",
     "socket_errors",
+    "http_refused",  # connections over the cap, closed at once
+    "http_errors",  # connections that failed (reset, timed out)
+    *(f"malformed.{kind}" for kind in MALFORMED_KINDS),
+)
+
+#: What the status row ``control`` shows as dropped: what perform refused or could not keep.
+DROP_KEYS = ("not_allowed", "refused", "cue_dropped", "replies_limited", "http_refused")
+#: ... and as errors: what was wrong with what came, or failed.
+ERROR_KEYS = (
+    "unknown_address",
+    "bad_args",
+    "handler_error",
+    "send_errors",
+    "socket_errors",
+    "http_errors",
     *(f"malformed.{kind}" for kind in MALFORMED_KINDS),
 )
 
@@ -247,23 +283,11 @@ Sender = tuple[str, int]
 Handler = Callable[[list[Any], Sender], None]
 
 
-class _RateLimitedLog:
-    """One warning per kind every ``every_s`` seconds, with the number held back since."""
+class _RateLimitedLog(RateLimitedLog):
+    """The OSC modules' rate-limited warnings (``osc in: ...``); kept for the stream and remote modules."""
 
     def __init__(self, every_s: float) -> None:
-        self.every_s = every_s
-        self._last: dict[str, float] = {}
-        self._held: dict[str, int] = {}
-
-    def warn(self, kind: str, message: str) -> None:
-        now = time.monotonic()
-        last = self._last.get(kind)
-        if last is not None and now - last < self.every_s:
-            self._held[kind] = self._held.get(kind, 0) + 1
-            return
-        held = self._held.pop(kind, 0)
-        self._last[kind] = now
-        log.warning("osc in: %s%s", message, f" ({held} more since)" if held else "")
+        super().__init__(log, "osc in: ", every_s)
 
 
 def _number(value: Any) -> float | int | None:
@@ -322,9 +346,15 @@ class ControlServer:
         max_pending: int = 256,
         log_every_s: float = 5.0,
         name: str = "perform",
+        allow: Iterable[str] | None = None,
+        http_host: str = "127.0.0.1",
+        reply_rate: float = 20.0,
     ) -> None:
         self.controls = controls
         self.host = host
+        self.http_host = http_host
+        self.allow = parse_allow(allow) if allow is not None else None
+        self._replies = _Budget(reply_rate, burst=max(reply_rate, 1.0))
         self.max_delay_s = max_delay_s
         self.max_pending = max_pending
         self.name = name
@@ -337,6 +367,7 @@ class ControlServer:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._handlers: dict[str, tuple[Address, Handler]] = {}
+        self._stats: StageStats | None = None
         self._install()
 
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -349,11 +380,18 @@ class ControlServer:
         self._sock.setblocking(False)
         self.port: int = self._sock.getsockname()[1]
 
-        self._http: ThreadingHTTPServer | None = None
+        self._http: _QueryHttpServer | None = None
         self._http_thread: threading.Thread | None = None
         self.http_port: int | None = None
         if http_port is not None:
-            self._http = _QueryHttpServer((host, http_port), self)
+            try:
+                self._http = _QueryHttpServer((http_host, http_port), self)
+            except OSError as exc:
+                self._sock.close()
+                raise OSError(
+                    exc.errno,
+                    f"OSC in: cannot serve the listing on TCP {http_host}:{http_port}: {exc.strerror}",
+                ) from None
             self.http_port = self._http.server_address[1]
 
     # -- the address table ---------------------------------------------------------------------
@@ -368,13 +406,13 @@ class ControlServer:
 
     def _install(self) -> None:
         self.add("/perform/scene", self._scene, "s", "Switch scene, by name (s) or index (i).")
-        self.add("/perform/take/start", self._take_start, "s", "Start recording a take; optional path.")
+        self.add("/perform/take/start", self._take_start, "s", "Start recording a take; optional file name.")
         self.add("/perform/take/stop", self._take_stop, "", "Stop recording the take.")
         self.add("/perform/screenshot", self._screenshot, "", "Save the stage picture as a PNG.")
         self.add("/perform/events/arm", self._events("events.arm"), "s", "Arm the named event.")
         self.add("/perform/events/disarm", self._events("events.disarm"), "s", "Disarm the named event.")
-        self.add("/perform/query", self._query, "i", "Reply /perform/query/reply: addresses in and out.")
-        self.add("/perform/ping", self._ping, "i", "Reply /perform/pong.")
+        self.add("/perform/query", self._query, "", "Reply /perform/query/reply: addresses in and out.")
+        self.add("/perform/ping", self._ping, "", "Reply /perform/pong.")
 
     def accepted(self) -> list[Address]:
         """Every address perform accepts, parameters included."""
@@ -435,37 +473,39 @@ class ControlServer:
         if len(args) == 1:
             value = args[0]
             if isinstance(value, str) and value:
-                self.controls.cue("scene", value, source=_who(sender))
+                self._cue("scene", _checked(scene_name, value), sender=sender)
                 return
             number = _number(value)
-            if number is not None and float(number).is_integer() and number >= 0:
-                self.controls.cue("scene", int(number), source=_who(sender))
+            if number is not None and float(number).is_integer() and 0 <= number < 2**31:
+                self._cue("scene", int(number), sender=sender)
                 return
         raise BadArguments(f"expected a scene name (s) or index (i >= 0), got {_describe(args)}")
 
     def _take_start(self, args: list[Any], sender: Sender) -> None:
         if len(args) == 1 and isinstance(args[0], str):
-            if not args[0]:
-                raise BadArguments("expected a take path (s), got an empty string")
-            self.controls.cue("take.start", args[0], source=_who(sender))
+            self._cue("take.start", _checked(take_name, args[0]), sender=sender)
         elif _trigger(args):
-            self.controls.cue("take.start", source=_who(sender))
+            self._cue("take.start", sender=sender)
 
     def _screenshot(self, args: list[Any], sender: Sender) -> None:
         if _trigger(args):
-            self.controls.cue("screenshot", source=_who(sender))
+            self._cue("screenshot", sender=sender)
 
     def _take_stop(self, args: list[Any], sender: Sender) -> None:
         if _trigger(args):
-            self.controls.cue("take.stop", source=_who(sender))
+            self._cue("take.stop", sender=sender)
 
     def _events(self, cue: str) -> Handler:
         def handler(args: list[Any], sender: Sender) -> None:
             if len(args) != 1 or not isinstance(args[0], str) or not args[0]:
                 raise BadArguments(f"expected an event name (s), got {_describe(args)}")
-            self.controls.cue(cue, args[0], source=_who(sender))
+            self._cue(cue, _checked(event_pattern, args[0]), sender=sender)
 
         return handler
+
+    def _cue(self, name: str, *args: Value, sender: Sender) -> None:
+        if not self.controls.cue(name, *args, source=_who(sender)):
+            raise _Dropped(f"cue {name} dropped: its queue is full (is someone flooding the cues?)")
 
     def _param(self, name: str, args: list[Any], sender: Sender) -> None:
         if len(args) != 1:
@@ -473,26 +513,42 @@ class ControlServer:
         value = args[0]
         if not isinstance(value, bool | str) and _number(value) is None:
             raise BadArguments(f"expected a number, string or T/F, got {_describe(args)}")
+        if isinstance(value, str) and len(value) > MAX_VALUE:
+            raise BadArguments(f"expected a string of at most {MAX_VALUE} characters, got {len(value)}")
         if isinstance(value, float) and float(struct.unpack(">f", struct.pack(">f", value))[0]) == value:
             value = float(f"{value:.7g}")  # a 32-bit float: 0.7 rather than 0.699999988079071
-        self.controls.set(name, value)
+        if not self.controls.set(name, value):
+            raise _Refused(
+                f"parameter {_clip(name)} refused: {self.controls.MAX_NAMES} other names are already set"
+            )
 
-    def _reply_to(self, args: list[Any], sender: Sender) -> Sender:
+    def _fires(self, args: list[Any]) -> bool:
+        # Before replies went to a port named in the argument; now the number is only a trigger,
+        # and the reply goes to the datagram's source.
         if len(args) == 1 and isinstance(args[0], int) and not isinstance(args[0], bool):
-            if not 0 < args[0] < 65536:
-                raise BadArguments(f"expected a reply port 1..65535, got {args[0]}")
-            return (sender[0], args[0])
-        _trigger(args)
-        return sender
+            return True
+        return _trigger(args)
 
     def _query(self, args: list[Any], sender: Sender) -> None:
-        to = self._reply_to(args, sender)
+        if not self._fires(args):
+            return
         items = ["accepts", *(a.path for a in self.accepted()), "sends", *(a.path for a in self.sent())]
-        for chunk in _chunks(items):
-            self._send(encode_message("/perform/query/reply", *chunk), to)
+        chunks = list(_chunks(items))
+        if self._limited(len(chunks), sender):
+            return
+        for chunk in chunks:
+            self._send(encode_message("/perform/query/reply", *chunk), sender)
 
     def _ping(self, args: list[Any], sender: Sender) -> None:
-        self._send(encode_message("/perform/pong"), self._reply_to(args, sender))
+        if self._fires(args) and not self._limited(1, sender):
+            self._send(encode_message("/perform/pong"), sender)
+
+    def _limited(self, datagrams: int, sender: Sender) -> bool:
+        if self._replies.take(datagrams, time.monotonic()):
+            return False
+        self.counts["replies_limited"] += datagrams
+        self._log.warn("replies_limited", f"reply to {_who(sender)} not sent: over {self._replies.rate:g}/s")
+        return True
 
     def _send(self, data: bytes, to: Sender) -> None:
         try:
@@ -503,6 +559,12 @@ class ControlServer:
             self._log.warn("send", f"cannot reply to {to[0]}:{to[1]}: {exc}")
 
     # -- the receive loop ----------------------------------------------------------------------
+
+    def attach(self, stats: StageStats) -> None:
+        """Show this server as a status row (state ``listening``): dropped and errors as they count."""
+        stats.state = "listening"
+        stats.dropped_fn = lambda: sum(self.counts[k] for k in DROP_KEYS)
+        self._stats = stats
 
     def start(self) -> ControlServer:
         self._stop.clear()
@@ -565,10 +627,18 @@ class ControlServer:
                 self._log.warn("socket", f"socket error: {exc}")
                 time.sleep(POLL_S)  # an error that repeats must not spin
             self._run_due()
+            if self._stats is not None:
+                self._stats.errors = sum(self.counts[k] for k in ERROR_KEYS)
+        if self._stats is not None:
+            self._stats.state = "stopped"
 
     def receive(self, data: bytes, sender: Sender) -> None:
         """Handle one datagram as if it came from ``sender`` (the receive loop calls this)."""
         self.counts["datagrams"] += 1
+        if self.allow is not None and not _allowed(sender[0], self.allow):
+            self.counts["not_allowed"] += 1
+            self._log.warn("not_allowed", f"datagram from {_who(sender)} dropped: not in control.allow")
+            return
         try:
             messages = parse_datagram(data)
         except MalformedDatagram as exc:
@@ -624,17 +694,86 @@ class ControlServer:
                 return
         except BadArguments as exc:
             self.counts["bad_args"] += 1
-            self._log.warn("bad_args", f"{address} from {_who(sender)}: {exc}")
+            self._log.warn("bad_args", f"{_clip(address)} from {_who(sender)}: {exc}")
+            return
+        except _Refused as exc:
+            self.counts[exc.kind] += 1
+            self._log.warn(exc.kind, f"{_clip(address)} from {_who(sender)}: {exc}")
             return
         except Exception as exc:  # a broken handler costs its message, never the server
             self.counts["handler_error"] += 1
-            self._log.warn("handler_error", f"{address} from {_who(sender)}: {type(exc).__name__}: {exc}")
+            self._log.warn(
+                "handler_error",
+                f"{_clip(address)} from {_who(sender)}: {type(exc).__name__}: {_clip(str(exc), 200)}",
+            )
             return
         self.counts["handled"] += 1
 
     def _unknown(self, address: str, sender: Sender) -> None:
         self.counts["unknown_address"] += 1
-        self._log.warn("unknown_address", f"unknown address {address!r} from {_who(sender)}")
+        self._log.warn("unknown_address", f"unknown address {_clip(address)!r} from {_who(sender)}")
+
+
+class _Refused(Exception):
+    """A well-formed message the controls could not take (counted under ``kind``, not as handled)."""
+
+    kind = "refused"
+
+
+class _Dropped(_Refused):
+    kind = "cue_dropped"
+
+
+def _checked(check: Callable[[str], str], text: str) -> str:
+    try:
+        return check(text)
+    except BadName as exc:
+        raise BadArguments(str(exc)) from None
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_allow(items: Iterable[str]) -> tuple[Network, ...]:
+    """Addresses and networks (``127.0.0.1``, ``192.168.1.0/24``, ``::1``); ValueError names a bad one."""
+    out = []
+    for item in items:
+        try:
+            out.append(ipaddress.ip_network(str(item).strip(), strict=False))
+        except ValueError:
+            raise ValueError(
+                f"expected an address or network such as 192.168.1.0/24 or 127.0.0.1, got {item!r}"
+            ) from None
+    return tuple(out)
+
+
+def _allowed(host: str, allow: tuple[Network, ...]) -> bool:
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return any(address in network for network in allow if network.version == address.version)
+
+
+class _Budget:
+    """A token bucket: ``rate`` a second on average, ``burst`` at once."""
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate = rate
+        self.burst = burst
+        self._tokens = burst
+        self._t: float | None = None
+
+    def take(self, n: int, now: float) -> bool:
+        if self._t is not None:
+            self._tokens = min(self.burst, self._tokens + (now - self._t) * self.rate)
+        self._t = now
+        if n > self._tokens:
+            return False
+        self._tokens -= n
+        return True
 
 
 def _who(sender: Sender) -> str:
@@ -691,15 +830,48 @@ def encode_message(address: str, *args: Value | bytes) -> bytes:
 
 
 class _QueryHttpServer(ThreadingHTTPServer):
+    """The listing over HTTP: at most :data:`HTTP_MAX_CONNECTIONS` at once, each with a timeout."""
+
     daemon_threads = True
 
     def __init__(self, address: tuple[str, int], control: ControlServer) -> None:
         self.control = control
+        self._slots = threading.BoundedSemaphore(HTTP_MAX_CONNECTIONS)
         super().__init__(address, _QueryHandler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            self.control.counts["http_refused"] += 1
+            self.control._log.warn(
+                "http_refused", f"HTTP listing: {HTTP_MAX_CONNECTIONS} connections open, closed a new one"
+            )
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """One rate-limited line, never a traceback: a client that resets or stalls is its own problem."""
+        exc = sys.exc_info()[1]
+        self.control.counts["http_errors"] += 1
+        who = f"{client_address[0]}:{client_address[1]}" if isinstance(client_address, tuple) else "?"
+        self.control._log.warn(
+            "http_errors", f"HTTP listing: connection from {who}: {type(exc).__name__}: {exc}"
+        )
 
 
 class _QueryHandler(BaseHTTPRequestHandler):
     server: _QueryHttpServer
+    timeout = HTTP_TIMEOUT_S  # a client that sends nothing (or one byte a minute) is closed
 
     def do_GET(self) -> None:
         control = self.server.control

@@ -13,7 +13,10 @@ address                         types       arguments
 ``age_ms`` is the time since the stage last handed a frame on (-1 before its first). A stage is
 stale when it is ``running`` (or ``recording``) and has handed nothing on for ``stale_s``,
 counted from the start when it never has. ``idle`` counts as running: it is what a take
-recorder that waits for a cue shows. A stage named like another status address (``ok``,
+recorder that waits for a cue shows. The OSC control input has a row ``control`` (state
+``listening``): its ``dropped`` counts what it refused (senders not allowed, cues whose queue
+was full, parameters refused, replies over the rate), its ``errors`` what was malformed or
+failed. A stage named like another status address (``ok``,
 ``fps``...) is sent as ``/perform/status/stage_<name>``.
 """
 
@@ -33,8 +36,9 @@ from perform.osc.out import STATUS_PREFIX, AddressDoc, element, encode, header, 
 from perform.osc.udp import Destination, UdpOut
 from perform.pipeline import POLL_S, Stage, StageStats, Stats
 
-#: States in which a stage counts as running for ``/perform/status/ok``.
-OK_STATES = frozenset({"running", "recording", "idle"})
+#: States in which a stage counts as running for ``/perform/status/ok`` (``listening``: the OSC
+#: control input, whose ``dropped`` counts cues and datagrams refused, ``errors`` bad ones).
+OK_STATES = frozenset({"running", "recording", "idle", "listening"})
 #: States in which a stage is expected to hand frames on (and so can be stale).
 PRODUCING_STATES = frozenset({"running", "recording"})
 #: Addresses under ``/perform/status/`` that are not stages (OSC out's own status among them).
@@ -180,6 +184,10 @@ def status_markdown() -> list[str]:
         "waiting for a cue). `ok` is 0 while anything is `stalled`, `stopped` or `ended`, or stale, so a",
         "light or a QLab cue can watch one number. TouchDesigner's OSC In CHOP takes only numbers: it",
         "reads `ok` and `uptime`; an **OSC In DAT** shows the per-stage rows with their state.",
+        "",
+        "The OSC control input has a row `control` (state `listening`): `dropped` counts what it refused",
+        "(senders outside `control.allow`, cues whose queue was full, parameters refused, replies over",
+        "the rate, HTTP connections over the cap), `errors` what was malformed or failed (docs/osc-in.md).",
         "",
     ]
     return lines

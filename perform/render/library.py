@@ -71,10 +71,14 @@ class Library(Generic[T]):
         return list(found)
 
     def find(self, name: str) -> Path | None:
+        """The file of ``name`` in the first folder that has it; None when none has (or can say)."""
         for folder in self.folders:
             p = folder / f"{name}{self.suffix}"
-            if p.is_file():
-                return p
+            try:
+                if p.is_file():
+                    return p
+            except (OSError, ValueError):  # a name too long, with a NUL: not a file here
+                continue
         return None
 
     def register(self, path: Path) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from perform.control import Controls
 from perform.errors import PerformError
 from perform.events.types import Event
 from perform.pipeline import EventLog, Frame, Slot, Stats
+from perform.pipeline.ratelog import RateLimitedLog
 from perform.pipeline.stats import LatencyHistogram
 from perform.render.bindings import Inputs
 from perform.render.config import InputLoss, Render
@@ -22,6 +24,11 @@ from perform.style.stage import Styled
 from perform.vision.types import Poses
 
 log = logging.getLogger(__name__)
+
+#: Cues acted on per frame at most; the rest wait in their queue for the next frame.
+MAX_CUES_PER_TICK = 8
+#: Least time between two screenshots (a flood of cues must not fill a disk with pictures).
+SCREENSHOT_INTERVAL_S = 1.0
 
 
 class Projector:
@@ -62,7 +69,11 @@ class Projector:
             styled,
             audio,
         )
-        self.cues = controls.listen()
+        # a queue each: a flood of screenshot cues never keeps a scene cue out
+        self.scene_cues = controls.listen("scene")
+        self.shot_cues = controls.listen("screenshot", capacity=4)
+        self.cue_errors = 0  # cues that failed (a scene that does not load, a screenshot refused)
+        self._warn = RateLimitedLog(log, "", 5.0)
         # read with latest(), never waited on; the reader only says "an image is wanted", so
         # sources without a camera (virtual performers, takes) draw one for camera layers
         self._wants_frames = frames.reader("render")
@@ -74,6 +85,8 @@ class Projector:
         self._seen = {"frame": -1, "poses": -1}
         self._screenshot = False
         self.screenshots: list[Path] = []
+        self._shot: threading.Thread | None = None  # the screenshot being written: one at a time
+        self._last_shot = -SCREENSHOT_INTERVAL_S
         self.recorder = None
         if record is not None:
             from perform.render.record import VideoRecorder
@@ -100,11 +113,8 @@ class Projector:
         show_time = now - self.t0
         for command in self.output.poll():
             self.command(command, show_time)
-        for cue in self.cues.drain():
-            if cue.name == "scene" and cue.args:
-                self.renderer.switch(cue.args[0], show_time)  # type: ignore[arg-type]
-            elif cue.name == "screenshot":
-                self._screenshot = True
+        for cue in [*self.scene_cues.drain(MAX_CUES_PER_TICK), *self.shot_cues.drain(1)]:
+            self.cue(cue.name, cue.args, show_time)
         fired: set[str] = set()
         if self.events is not None:
             for event in self.events.drain():
@@ -151,6 +161,18 @@ class Projector:
             if self._screenshot:
                 self._screenshot = False
                 self.take_screenshot(pixels)
+
+    def cue(self, name: str, args: tuple[object, ...], show_time: float) -> None:
+        """Act on one cue from outside; a failure is counted and logged (once per kind a while)."""
+        try:
+            if name == "scene" and args and isinstance(args[0], str | int):
+                if not self.renderer.switch(args[0], show_time, warn=lambda m: self._warn.warn("scene", m)):
+                    self.cue_errors += 1
+            elif name == "screenshot":
+                self._screenshot = True
+        except Exception as exc:  # nothing a cue does ends the show
+            self.cue_errors += 1
+            self._warn.warn(f"cue.{name}", f"render: cue {name}: {type(exc).__name__}: {exc}")
 
     def fade_stale(self, poses: Poses | None, now: float) -> tuple[Poses | None, dict[str, float]]:
         """Stale poses fade out, their features fade to 0, rather than freezing on stage."""
@@ -210,12 +232,33 @@ class Projector:
             self.renderer.switch(int(command.split()[1]), show_time)
 
     def take_screenshot(self, pixels: object) -> None:
-        from perform.render.record import save_screenshot
-
+        """Write ``pixels`` as a PNG on a thread of its own; refused while the last is still written
+        or was taken less than :data:`SCREENSHOT_INTERVAL_S` ago."""
+        now = time.monotonic()
+        busy = self._shot is not None and self._shot.is_alive()
+        if busy or now - self._last_shot < SCREENSHOT_INTERVAL_S:
+            self.cue_errors += 1
+            message = f"screenshot: at most one every {SCREENSHOT_INTERVAL_S:g} s; this one dropped"
+            self._warn.warn("screenshot", message)
+            return
+        self._last_shot = now
         try:
+            self._shot = threading.Thread(
+                target=self._write_screenshot, args=(pixels,), name="perform-screenshot", daemon=True
+            )
+            self._shot.start()
+        except Exception as exc:  # no thread to be had (out of resources): no screenshot, the show goes on
+            self.cue_errors += 1
+            self._warn.warn("screenshot", f"screenshot: {type(exc).__name__}: {exc}")
+
+    def _write_screenshot(self, pixels: object) -> None:
+        try:
+            from perform.render.record import save_screenshot
+
             path = save_screenshot(self.config.screenshots, pixels)  # type: ignore[arg-type]
-        except PerformError as exc:
-            log.warning("screenshot: %s", exc)
+        except Exception as exc:
+            self.cue_errors += 1
+            self._warn.warn("screenshot", f"screenshot: {exc}")
             return
         self.screenshots.append(path)
         log.info("screenshot: %s", path)
@@ -228,6 +271,7 @@ class Projector:
             "upload_ms": self.upload_ms.summary_ms(),
             "pose_to_render_ms": self.pose_to_render.summary_ms(),
             "output": self.output.report(),
+            "cue_errors": self.cue_errors,
         }
         if self.recorder is not None:
             out["record"] = self.recorder.close()
@@ -237,6 +281,8 @@ class Projector:
 
     def close(self) -> dict[str, object]:
         """Stop recording, give back the window; the render report."""
+        if self._shot is not None:
+            self._shot.join(5.0)
         report = self.report()
         self.stats.state = "stopped"
         self.renderer.release()

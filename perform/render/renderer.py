@@ -9,6 +9,7 @@ from pathlib import Path
 import moderngl
 import numpy as np
 
+from perform.control import scene_name
 from perform.errors import PerformError
 from perform.render.bindings import Inputs
 from perform.render.canvas import Canvas
@@ -106,26 +107,44 @@ class Renderer:
         return Scene(name, entry.value, self.canvas, now, entry.version)
 
     def scene_name(self, key: str | int) -> str:
-        """A scene by name or by 0-based index in the show's order; PerformError when unknown."""
+        """A scene by name or by 0-based index in the show's order; PerformError when unknown.
+
+        A name is checked (length, characters: :func:`perform.control.scene_name`) before it is
+        looked for, and only in the registered scene folders: a name is never a path.
+        """
         if isinstance(key, int):
             if not 0 <= key < len(self.order):
                 raise PerformError(
                     f"no scene number {key}: the show has {len(self.order)} (0..{len(self.order) - 1})"
                 )
             return self.order[key]
-        if key not in self.order and self.scenes.find(key) is None:
+        if (
+            key not in self.order
+            and key not in self.scenes.entries
+            and self.scenes.find(scene_name(key)) is None
+        ):
             raise PerformError(f"no scene {key!r}; scenes: {', '.join(self.order)}")
         return key
 
-    def switch(self, key: str | int, now: float, fade_s: float | None = None) -> bool:
-        """Crossfade to a scene; False (logged) when it cannot be loaded, the current one stays."""
+    def switch(
+        self,
+        key: str | int,
+        now: float,
+        fade_s: float | None = None,
+        warn: Callable[[str], None] | None = None,
+    ) -> bool:
+        """Crossfade to a scene; False (``warn``, default: logged) when it cannot be loaded, the
+        current one stays. Nothing a scene does to load raises from here."""
         try:
             name = self.scene_name(key)
             if name == self.current.name and self.fading is None:
                 return True
             scene = self.load_scene(name, now)
-        except PerformError as exc:
-            log.warning("render: %s", exc)
+        except Exception as exc:  # a bad name, file or GL state costs the switch, never the show
+            message = (
+                str(exc) if isinstance(exc, PerformError) else f"scene {key!r}: {type(exc).__name__}: {exc}"
+            )
+            (warn or log.warning)(f"render: {message}")
             return False
         if self.fading is not None:
             self.fading.release()

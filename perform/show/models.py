@@ -9,7 +9,7 @@ from pydantic import Field, field_validator, model_validator
 
 from perform.audio.config import AudioConfig
 from perform.events.config import EventsConfig
-from perform.osc.config import Midi, Osc
+from perform.osc.config import Midi, Network, Osc
 from perform.render.config import InputLoss, Render
 from perform.schema import Model, SourceBase, _resolve
 from perform.style.config import StyleConfig
@@ -112,6 +112,11 @@ class SenderPlacement(Model):
         description="Width of the sender's picture as a fraction of the combined width; "
         "its height follows from the sender's aspect ratio.",
     )
+    address: Network | None = Field(
+        None,
+        description="The address or network this sender streams from (192.168.1.21); its id is "
+        "accepted from nowhere else (null: pinned to the first address it streams from).",
+    )
 
 
 class RemoteSource(SourceBase):
@@ -137,6 +142,40 @@ class RemoteSource(SourceBase):
     fps: float = Field(30.0, gt=0, le=480, description="Rate at which the merged poses are published.")
     max_people: int = Field(
         4, ge=1, le=10, description="Most people tracked over all senders (at least pose.max_people)."
+    )
+    allow: list[Network] = Field(
+        default_factory=list,
+        description="Addresses or networks senders may stream from (192.168.1.0/24); empty: any. "
+        "See docs/remote-security.md.",
+    )
+    key: str | None = Field(
+        None,
+        min_length=8,
+        description="Shared key: accept only datagrams signed with it (the senders' osc.stream `key`).",
+    )
+    pin_s: float = Field(
+        10.0,
+        ge=0,
+        le=3600,
+        description="A sender id is pinned to the address it streams from until it has been silent "
+        "this long; datagrams claiming it from elsewhere are dropped (0: not pinned).",
+    )
+    max_skew_s: float = Field(
+        1.0,
+        gt=0,
+        le=60,
+        description="A frame time-tagged further than this from this machine's clock takes its arrival "
+        "time instead (dropped when `key` is set), so a wrong clock cannot make real frames stale.",
+    )
+    max_senders: int = Field(
+        16, ge=1, le=256, description="Most sender ids known at once; the longest silent makes room."
+    )
+    max_datagrams: int = Field(
+        128,
+        ge=1,
+        le=4096,
+        description="Most datagrams decoded per published frame; beyond it a flood is discarded unread "
+        "(counted as `shed`), so the merged poses keep their rate.",
     )
 
     @model_validator(mode="after")
@@ -235,7 +274,7 @@ class Pose(Model):
         "auto: legacy for max_people 1, else twopass.",
     )
     max_people: int = Field(
-        8,
+        10,
         ge=1,
         le=10,
         description="Most people tracked at once. 1 uses MediaPipe's legacy API (about 30 ms a frame on 2 "
@@ -307,16 +346,54 @@ class Control(Model):
 
     enabled: bool = Field(True, description="Listen for OSC cues (docs/osc-in.md lists the addresses).")
     port: int = Field(9000, ge=0, le=65535, description="UDP port for cues (0: any free port).")
-    host: str = Field("0.0.0.0", description="Interface to listen on; 0.0.0.0 is every interface.")
+    host: str = Field(
+        "0.0.0.0",
+        description="Interface to listen on: 0.0.0.0 every interface (every network the machine is on "
+        "may send cues), 127.0.0.1 this machine only, or one interface's address (the show network's). "
+        "See the README, Security on the show network.",
+    )
+    allow: list[str] = Field(
+        default_factory=list,
+        description="Who may send cues: addresses and networks such as 192.168.1.0/24, 10.0.0.7, "
+        "127.0.0.1 (empty: everyone who reaches the port). Datagrams from others are dropped unread "
+        "and counted (not_allowed).",
+    )
     http_port: int | None = Field(
         None,
         ge=0,
         le=65535,
         description="Serve an OSCQuery-style JSON listing of the addresses here (null: off).",
     )
+    http_host: str = Field(
+        "127.0.0.1",
+        description="Interface the listing listens on: this machine only by default; 0.0.0.0 for every "
+        "interface (the listing says what perform accepts, nothing more).",
+    )
     max_delay_s: float = Field(
         1.0, ge=0, le=60, description="A bundle timetagged further ahead than this is applied at once."
     )
+    takes: Path = Field(
+        Path("takes"),
+        validate_default=True,  # the default too is beside the show file, not in the working folder
+        description="Folder where /perform/take/start cues write takes, relative to the show file. A cue "
+        "names a file in it, never a path; a name that is taken gets a number.",
+    )
+
+    _resolve_takes = field_validator("takes")(_resolve)
+
+    @field_validator("allow")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for item in value:
+            try:
+                ipaddress.ip_network(item.strip(), strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"expected an address or network such as 192.168.1.0/24 or 127.0.0.1, got {item!r}"
+                ) from None
+        return value
 
 
 class Outputs(Model):

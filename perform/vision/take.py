@@ -16,6 +16,7 @@ The header holds the landmark names, image size and what was recorded; each reco
 from __future__ import annotations
 
 import json
+import os
 import struct
 import time
 from collections.abc import Iterator
@@ -32,6 +33,11 @@ from perform.vision.types import LANDMARK_NAMES, NUM_LANDMARKS, Body, PersonEven
 
 MAGIC = b"PERFTAKE"
 VERSION = 1
+#: Numbered names tried after a take name that is taken (``name-2.take`` ... ``name-1000.take``).
+MAX_NUMBERED = 1000
+# A new regular file or nothing: O_EXCL fails on anything that exists (a file, a link, a FIFO),
+# O_NOFOLLOW never follows a link, O_NONBLOCK never waits on a device.
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _U32 = struct.Struct("<I")
 
 
@@ -54,17 +60,29 @@ class TakeRecord:
 class TakeWriter:
     """Appends :class:`Poses` to a take file; flushes every record so a crash loses at most one."""
 
-    def __init__(self, path: Path, width: int, height: int, masks: bool = False, show: str = "") -> None:
+    def __init__(
+        self,
+        path: Path,
+        width: int,
+        height: int,
+        masks: bool = False,
+        show: str = "",
+        file: BinaryIO | None = None,
+    ) -> None:
+        """``file``: already opened for writing (by :func:`open_new_take`); otherwise ``path`` is."""
         self.path = path
         self.masks = masks
         self.records = 0
         self._t0: float | None = None
         self._keys: list[str] = []
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._file: BinaryIO = path.open("wb")
-        except OSError as exc:
-            raise TakeError(f"{path}: cannot write the take: {exc.strerror}") from None
+        if file is not None:
+            self._file: BinaryIO = file
+        else:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self._file = path.open("wb")
+            except OSError as exc:
+                raise TakeError(f"{path}: cannot write the take: {exc.strerror}") from None
         header = {
             "version": VERSION,
             "perform": __version__,
@@ -114,6 +132,36 @@ class TakeWriter:
 
     def close(self) -> None:
         self._file.close()
+
+
+def open_new_take(folder: Path, name: str) -> tuple[Path, BinaryIO]:
+    """Create take file ``name`` in ``folder`` (``name-2.take``, ``-3``... when taken), open for writing.
+
+    ``name`` must be a plain file name (see :func:`perform.control.take_name`). Never overwrites,
+    never follows a link, never opens anything but a new regular file; :class:`TakeError` says why not.
+    """
+    if not name.endswith(".take") or os.sep in name or (os.altsep and os.altsep in name) or name[0] == ".":
+        raise TakeError(f"take name: expected a plain file name ending in .take, got {name!r}")
+    stem = name[: -len(".take")]
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        dir_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise TakeError(f"{folder}: cannot write takes here: {exc.strerror}") from None
+    try:
+        for n in range(1, MAX_NUMBERED + 1):
+            candidate = name if n == 1 else f"{stem}-{n}.take"
+            try:
+                fd = os.open(candidate, _NEW_FILE, 0o644, dir_fd=dir_fd)
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                raise TakeError(f"{folder / candidate}: cannot write the take: {exc.strerror}") from None
+            os.set_blocking(fd, True)
+            return folder / candidate, os.fdopen(fd, "wb")
+    finally:
+        os.close(dir_fd)
+    raise TakeError(f"{folder}: {name} and {MAX_NUMBERED - 1} numbered names after it are all taken")
 
 
 def read_take(path: Path) -> tuple[dict, Iterator[TakeRecord]]:
