@@ -151,3 +151,15 @@ def test_without_a_midi_system_the_failure_is_reported_not_raised():
     assert stage.problem
     stage.step()  # does nothing, raises nothing
     stage.on_stop()
+
+
+def test_audio_features_are_valid_midi_cc_sources():
+    """README says audio features work for MIDI: the show file must accept them before audio runs."""
+    from pydantic import ValidationError
+
+    from perform.osc.config import MidiCC
+
+    assert MidiCC(feature="audio.level", cc=7).feature == "audio.level"
+    assert MidiCC(feature="audio.band3", cc=8).feature == "audio.band3"
+    with pytest.raises(ValidationError, match="audio.<name>"):
+        MidiCC(feature="audio.nope", cc=9)
