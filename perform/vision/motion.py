@@ -98,6 +98,3 @@ class MotionMap:
             return None
         soft = cv2.GaussianBlur(self.foreground, (5, 5), 0)
         return cv2.resize(soft, (width, height), interpolation=cv2.INTER_LINEAR).astype(np.float32) / 255.0
-
-    def reset(self) -> None:
-        self.__init__(self.min_height)  # type: ignore[misc]

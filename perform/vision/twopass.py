@@ -677,9 +677,12 @@ class TwoPassPose(PoseBackend):
         return found + slots[:_MAX_SLOTS]
 
     def reset(self) -> None:
-        """Forget tracked people: the next call runs the detector."""
+        """Forget tracked people and the background: the next call runs the detector."""
         self._tracked = []
         self._frame = 0
+        self._examined = []
+        if self.motion is not None:
+            self.motion = MotionMap(self.motion.min_height)
 
     def close(self) -> None:
         self._tracked = []
