@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint bench soak clean
+.PHONY: install system-packages demo test lint bench soak clean
 
 install: $(STAMP)
 
@@ -17,10 +17,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev,midi]'
 	@touch $(STAMP)
 
+# Debian packages beside the wheels: installed when run as root (as CI does), otherwise the one
+# `sudo apt-get install` line for what is missing is printed and the tests needing it skip.
+system-packages:
+	@.ci/system-packages test
+
 demo: install
+	@.ci/system-packages demo
 	$(BIN)/perform run config/demo.yaml --seconds 10 --stats out/demo-stats.json
 
-test: install lint
+test: install lint system-packages
 	$(BIN)/python -m pytest
 
 lint: install

@@ -14,8 +14,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from tests.tools import VTEST
+
 FOOTAGE = Path(__file__).resolve().parent / "data" / "footage"
-VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
 MIN_IOU = 0.25
 
 

@@ -161,5 +161,5 @@ def test_audio_features_are_valid_midi_cc_sources():
 
     assert MidiCC(feature="audio.level", cc=7).feature == "audio.level"
     assert MidiCC(feature="audio.band3", cc=8).feature == "audio.band3"
-    with pytest.raises(ValidationError, match="audio.<name>"):
+    with pytest.raises(ValidationError, match=r"audio\.<name>"):
         MidiCC(feature="audio.nope", cc=9)

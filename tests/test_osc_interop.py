@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import queue
 import re
-import shutil
 import socket
 import subprocess
 import threading
@@ -19,8 +18,9 @@ from perform.pipeline import Slot, Stats
 from perform.vision.features import FEATURES, PERSON, PERSON_FEATURES
 from perform.vision.types import LANDMARK_NAMES, Poses
 from tests.test_osc_out import make_poses
+from tests.tools import needs
 
-pytestmark = pytest.mark.skipif(shutil.which("oscdump") is None, reason="needs liblo-tools (oscdump)")
+pytestmark = needs("oscdump")
 
 _STAGE = [n.split(".", 1)[1] for n, f in FEATURES.items() if f.scope != PERSON and "." in n]
 _PARTS = {

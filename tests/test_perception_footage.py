@@ -1,7 +1,7 @@
 """Perception on real footage no one here made: OpenCV's vtest.avi, its people annotated by hand.
 
 The still frames are committed (tests/data/footage); the running-show tests read the video from
-Debian's opencv-doc package (installed by .ci/run) and skip, saying so, where it is missing. The
+Debian's opencv-doc package (installed by `make test` as root) and skip, saying so, where it is missing. The
 figures asserted leave a margin under those measured (docs/multi-person.md).
 """
 
@@ -9,15 +9,12 @@ from __future__ import annotations
 
 from functools import cache
 
-import pytest
-
 from perform.events.builtin import Builtins
 from perform.show.models import Pose
 from perform.vision.base import make_backend
 from perform.vision.perception import Perception
 from perform.vision.still import detect_image
 from tests.footage import (
-    VTEST,
     Score,
     annotated_frames,
     annotated_tracks,
@@ -26,10 +23,8 @@ from tests.footage import (
     score,
     video_frames,
 )
+from tests.tools import needs_vtest
 
-needs_vtest = pytest.mark.skipif(
-    not VTEST.is_file(), reason=f"needs {VTEST} (Debian package opencv-doc: real pedestrian footage)"
-)
 MOVEMENT = {"jump", "clap", "spin", "t_pose"}
 
 

@@ -1,6 +1,7 @@
 """Soak: the verdict's arithmetic on made-up runs, then the real show headless for SOAK_MINUTES (2)."""
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from perform.soak import (
     judge,
     plan,
     redirect_osc,
+    report,
 )
 
 MINUTES = float(os.environ.get("SOAK_MINUTES", "2"))
@@ -78,7 +80,7 @@ def result(windows: list[Window], samples: list[Counts] | None = None) -> SoakRe
     return r
 
 
-def verdict(r: SoakResult) -> dict[str, bool]:
+def verdict(r: SoakResult) -> dict[str, bool | None]:
     return {c.name: c.passed for c in r.checks}
 
 
@@ -164,7 +166,13 @@ def test_the_soak_show_is_what_the_soak_expects():
 
 @pytest.mark.timeout(int(MINUTES * 60) + 120)
 def test_soak(tmp_path):
-    """The CI soak: SOAK_MINUTES (default 2; 0 skips it) of the soak show, each criterion with its measure."""
+    """The CI soak: SOAK_MINUTES (default 2; 0 skips it) of the soak show, each criterion with its measure.
+
+    It judges what another job on the machine cannot change: memory, dropped frames, restarts,
+    running to the end. Frame time drift is reported, not asserted: between two 40 s windows it
+    moves with whatever else the machine runs (10 % idle, 88 % seen beside a CPU-bound job), and
+    `make soak` (an hour, medians of three windows at each end) is where it is judged.
+    """
     if MINUTES <= 0:
         pytest.skip("SOAK_MINUTES=0")
     # its own process, as `make soak` runs it: the RSS is the show's alone, not the test session's
@@ -181,13 +189,15 @@ def test_soak(tmp_path):
     summary = "; ".join(f"{c['name']}: {c['measured']}" for c in r["checks"]) + (
         f"; other processes used {r['cpu_others_first']:.2f} then {r['cpu_others_last']:.2f} CPU cores"
     )
-    for name in ("memory (RSS)", "draw p99 drift", "capture to render p99 drift", "dropped frames"):
+    print(proc.stdout[-3000:])  # the verdict table, drift included (pytest -s or -rA shows it)
+    for name in ("memory (RSS)", "dropped frames"):
         c = checks[name]
         assert c["passed"], f"{name}: {c['measured']}, limit {c['limit']} ({summary})"
     assert r["restarts"] == 0, f"restarts: {checks['restarts']['measured']} ({summary})"
     assert checks["ran to the end"]["passed"], f"{checks['ran to the end']['measured']} ({summary})"
     assert r["osc_datagrams"] > 0, "no OSC datagram reached the loopback receiver"
-    assert proc.returncode == 0, proc.stdout[-2000:]
+    for name in ("draw p99 drift", "capture to render p99 drift"):
+        assert math.isfinite(checks[name]["value"]), f"{name}: {checks[name]['measured']}"  # measured
 
 
 def test_drift_pairs_like_parts_of_the_script():
@@ -208,7 +218,9 @@ def test_capture_to_render_drift_is_judged_only_from_three_windows_at_each_end()
     short = [window(0), window(1, latency=30.0), window(2, latency=36.0)]
     r = result(short)
     check = next(c for c in r.checks if c.name == "capture to render p99 drift")
-    assert check.passed and "not judged" in check.measured and check.value == pytest.approx(0.2)
+    assert check.passed is None and check.value == pytest.approx(0.2)  # reported, not judged
+    assert r.passed  # and it counts neither way
+    assert "not judged" in report(r)
     assert not verdict(result(short[:1] + [window(i, latency=30.0 + 2 * i) for i in range(1, 8)]))[
         "capture to render p99 drift"
     ]

@@ -10,11 +10,8 @@ from perform.vision.motion import Box, MotionMap
 from perform.vision.perception import Perception
 from perform.vision.twopass import TwoPassPose, View, unexplained, views_around
 from perform.vision.types import Detection
-from tests.footage import VTEST, video_frames
-
-needs_vtest = pytest.mark.skipif(
-    not VTEST.is_file(), reason=f"needs {VTEST} (Debian package opencv-doc: real pedestrian footage)"
-)
+from tests.footage import video_frames
+from tests.tools import needs_vtest
 
 
 def test_views_are_sized_to_the_blob_and_follow_a_group():

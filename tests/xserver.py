@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import select
-import shutil
 import struct
 import subprocess
 import time
@@ -13,18 +12,16 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-TOOLS = {"Xvfb": "xvfb", "xwd": "x11-apps", "xdotool": "xdotool"}
+from tests.tools import missing
 
 
 class XServer:
     """Xvfb on the first free display number; it names the number once it accepts clients."""
 
     def __init__(self, width: int = 1280, height: int = 800) -> None:
-        missing = [
-            f"{tool} (apt package {package})" for tool, package in TOOLS.items() if not shutil.which(tool)
-        ]
-        if missing:
-            pytest.skip("no X server for window tests: missing " + ", ".join(missing))
+        reason = missing("Xvfb", "xwd", "xdotool")
+        if reason:
+            pytest.skip(f"no X server for window tests: {reason}")
         read, write = os.pipe()
         self.proc = subprocess.Popen(
             ["Xvfb", "-displayfd", str(write), "-screen", "0", f"{width}x{height}x24", "-nolisten", "tcp"],
