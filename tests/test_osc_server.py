@@ -13,7 +13,7 @@ import time
 import tracemalloc
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,7 +30,7 @@ from perform.osc.server import (
     encode_message,
     parse_datagram,
 )
-from tests.tools import needs
+from tests.tools import needs, wait_for
 
 CORPUS = Path(__file__).parent / "data" / "osc"
 #: Each committed bad datagram and the kind it must be counted as.
@@ -63,15 +63,6 @@ CORPUS_KINDS = {
 }
 OSCSEND = shutil.which("oscsend")
 OSCDUMP = shutil.which("oscdump")
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.005)
-    return condition()
 
 
 class RecordingControls(Controls):

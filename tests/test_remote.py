@@ -6,7 +6,7 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -30,18 +30,10 @@ from perform.show.models import Smoothing, Tracking
 from perform.vision.perception import Perception
 from perform.vision.types import Body, PersonEvent, Poses
 from perform.vision.virtual import VirtualTroupe
+from tests.tools import wait_for
 
 CORPUS = Path(__file__).parent / "data" / "osc"
 W, H = 1280, 720
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.005)
-    return condition()
 
 
 def _body(slot: int, rng: np.random.Generator) -> Body:

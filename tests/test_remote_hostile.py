@@ -23,20 +23,12 @@ from perform.pipeline import Frame, Slot, Stats
 from perform.show.models import Pose as PoseConfig
 from perform.show.models import Smoothing, Tracking
 from perform.vision.types import Body, Poses
+from tests.tools import wait_for
 
 W, H = 1280, 720
 FPS = 30
 #: Fewest merged frames a second with the real sender's body in them while an attack runs.
 MIN_RATE = 10.0
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.005)
-    return condition()
 
 
 def _body(x: float, seed: int = 0) -> Body:

@@ -7,6 +7,8 @@
 from __future__ import annotations
 
 import shutil
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -44,3 +46,13 @@ needs_vtest = pytest.mark.skipif(
     not VTEST.is_file(),
     reason=f"needs {VTEST} (real pedestrian footage): {install_line('opencv-doc')}",
 )
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
+    """Poll ``condition`` until it holds or ``timeout`` seconds pass; its last value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.005)
+    return condition()
