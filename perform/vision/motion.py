@@ -61,6 +61,7 @@ class MotionMap:
         self.scale = 1.0
         self.foreground: np.ndarray | None = None  # (h, w) uint8 0/255 at the working size
         self.blobs: list[Box] = []
+        self._silhouette: tuple[tuple[int, int, int] | None, np.ndarray | None] = (None, None)
 
     @property
     def warm(self) -> bool:
@@ -96,5 +97,9 @@ class MotionMap:
         """The foreground as an (H, W) float32 0..1 mask at the frame's size, softened at the edge."""
         if self.foreground is None or not self.warm:
             return None
-        soft = cv2.GaussianBlur(self.foreground, (5, 5), 0)
-        return cv2.resize(soft, (width, height), interpolation=cv2.INTER_LINEAR).astype(np.float32) / 255.0
+        key = (self.frames, width, height)
+        if self._silhouette[0] != key:  # once a frame, however many people need it
+            soft = cv2.GaussianBlur(self.foreground, (5, 5), 0)
+            big = cv2.resize(soft, (width, height), interpolation=cv2.INTER_LINEAR)
+            self._silhouette = (key, big.astype(np.float32) / 255.0)
+        return self._silhouette[1]
