@@ -15,6 +15,7 @@ from collections import Counter, deque
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import cv2
 from rich.console import Console
@@ -35,7 +36,10 @@ from perform.osc.server import ControlServer
 from perform.osc.status import StatusSender, describe_status, status_targets
 from perform.pipeline import EventLog, Frame, Pipeline, Reader, Slot, Stats
 from perform.show.models import POSE_SOURCES, RemoteSource, Show, TakeSource, VirtualSource
-from perform.style.stage import Styled, StyleStage
+from perform.style.types import Styled
+
+if TYPE_CHECKING:
+    from perform.style.stage import StyleStage
 from perform.vision.features import register_features
 from perform.vision.stage import PoseStage, TakeRecorder, TakeSourceStage, VirtualSourceStage
 from perform.vision.types import PersonEvent, Poses
@@ -155,7 +159,10 @@ class ShowPipeline(Pipeline):
         self.styled: Slot[Styled] = Slot("styled")
         self.style: StyleStage | None = None
         if show.style.enabled and show.pose.enabled and not isinstance(source, POSE_SOURCES):
+            from perform.style.stage import StyleStage  # torch: only for shows that style
+
             self.style = StyleStage(self.stats, self.poses, self.styled, show.style, self.controls)
+            self.style.stall_budget_s = 5.0 * show.stages.stall_budget_s
             self.add(self.style)
         if self.has_poses and show.osc.enabled and show.osc.stream:
             self.add(StreamOutStage(self.stats, self.poses, show.osc.stream, show.osc.max_datagram))
@@ -169,8 +176,6 @@ class ShowPipeline(Pipeline):
         for stage in self.stages:
             if isinstance(stage, PoseStage | EventStage | RemoteSourceStage):
                 stage.stall_budget_s = budget
-            elif isinstance(stage, StyleStage):
-                stage.stall_budget_s = 5.0 * budget
 
     def _audio_features(self) -> dict[str, float]:
         latest = self.audio.latest()

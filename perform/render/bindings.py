@@ -9,7 +9,7 @@ from perform.audio.analysis import AudioFeatures
 from perform.control import Value
 from perform.pipeline import Frame
 from perform.render.config import Binding
-from perform.style.stage import Styled
+from perform.style.types import Styled
 from perform.vision.types import Poses
 
 

@@ -20,7 +20,7 @@ from perform.render.bindings import Inputs
 from perform.render.config import InputLoss, Render
 from perform.render.output import Headless, Output, ProjectorWindow
 from perform.render.renderer import Renderer
-from perform.style.stage import Styled
+from perform.style.types import Styled
 from perform.vision.types import Poses
 
 log = logging.getLogger(__name__)

@@ -1,14 +1,3 @@
-"""Fast neural style transfer: networks, model files, training and the live style stage."""
-
-from perform.style.model import MODEL_FORMAT, StyleModel, load_model, save_model
-from perform.style.nets import ARCHITECTURES, TransformerNet, build_net
-
-__all__ = [
-    "ARCHITECTURES",
-    "MODEL_FORMAT",
-    "StyleModel",
-    "TransformerNet",
-    "build_net",
-    "load_model",
-    "save_model",
-]
+"""Fast neural style transfer: networks (nets), model files (model), training (train), the live
+style stage (stage) and what it hands on (types). Import the module you need: importing the
+package does not load torch, so rendering and OSC start fast with style off."""

@@ -17,7 +17,6 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -28,28 +27,10 @@ from perform.control import Controls
 from perform.pipeline import ProcessStage, Slot, Stats
 from perform.style.config import StyleConfig
 from perform.style.model import StyleModel, load_model, resolve_model
+from perform.style.types import Styled
 from perform.vision.types import Poses
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class Styled:
-    """One stylised frame: ``image`` is (H, W, 3) uint8 RGB at the camera frame's size.
-
-    ``scale`` is the ladder scale the network ran at (0.0 when the frame was passed through),
-    ``style`` the model's name ("" when passed through).
-    """
-
-    seq: int
-    t_capture: float
-    image: np.ndarray
-    scale: float
-    style: str
-
-    @property
-    def styled(self) -> bool:
-        return self.scale > 0.0
 
 
 def pick_device(preference: str = "auto") -> torch.device:
