@@ -193,7 +193,6 @@ def status_markdown() -> list[str]:
     return lines
 
 
-@dataclass
 class StatusSender(Stage):
     """Sends :func:`health` to each target every ``period_s`` (stage name ``status``).
 

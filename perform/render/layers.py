@@ -14,6 +14,7 @@ from perform.errors import PerformError
 from perform.render import config as cfg
 from perform.render.bindings import Bound, Inputs, constant_or_bound, resolve
 from perform.render.gl import Target, set_uniform
+from perform.vision.draw import SLOT_COLORS
 from perform.vision.types import CONNECTIONS, LM
 
 if TYPE_CHECKING:
@@ -21,11 +22,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: One colour per performer slot (1, 2, ...), repeating.
-PALETTE = np.array(
-    [(1.0, 0.35, 0.2), (0.2, 0.7, 1.0), (1.0, 0.85, 0.2), (0.5, 1.0, 0.4), (0.9, 0.4, 1.0), (1.0, 1.0, 1.0)],
-    dtype="f4",
-)
+#: One colour per performer slot (1, 2, ...), repeating: the same as previews and `perform pose`.
+PALETTE = np.array(SLOT_COLORS, dtype="f4") / 255.0
 
 
 BONES = np.array(CONNECTIONS, dtype=int)

@@ -100,9 +100,6 @@ class TransformerNet(nn.Module):
         y = (torch.tanh(y) + 1.0) * 0.5
         return y[..., :h, :w] if (ph or pw) else y
 
-    def count_parameters(self) -> int:
-        return sum(p.numel() for p in self.parameters())
-
 
 def build_net(architecture: str, **overrides: int) -> TransformerNet:
     """The network for a named architecture, optionally with other hyper-parameters."""

@@ -15,8 +15,6 @@ import numpy as np
 
 from perform.vision.types import LM, NUM_LANDMARKS, Detection
 
-ACTIONS = ("walk", "raise_arms", "jump", "spin", "crouch", "idle", "wave")
-STAGE_HALF_WIDTH = 2.5  # metres either side of centre
 OFFSTAGE_X = 3.8
 CAMERA_HEIGHT = 1.5
 CAMERA_DISTANCE = 5.0
