@@ -132,14 +132,9 @@ def machine() -> dict[str, object]:
 def _style(quick: bool) -> dict[str, object]:
     if not quick or pick_device("auto").type != "cpu":
         return bench_style(quick)
-    # bench_style has no sizes argument: --quick on a CPU leaves out 1280x720 (full runs have it)
-    sizes = style_bench.SIZES
-    style_bench.SIZES = QUICK_CPU_STYLE_SIZES
-    try:
-        result = bench_style(quick, frames=2)
-    finally:
-        style_bench.SIZES = sizes
-    left_out = [f"{w}x{h}" for w, h in sizes if (w, h) not in QUICK_CPU_STYLE_SIZES]
+    # --quick on a CPU leaves out 1280x720 (full runs have it)
+    result = bench_style(quick, frames=2, sizes=QUICK_CPU_STYLE_SIZES)
+    left_out = [f"{w}x{h}" for w, h in style_bench.SIZES if (w, h) not in QUICK_CPU_STYLE_SIZES]
     return {**result, "left_out": {"sizes": left_out, "reason": "--quick on a CPU"}}
 
 

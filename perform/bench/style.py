@@ -106,7 +106,12 @@ def _frame_ms(net: nn.Module, image: np.ndarray, device: torch.device, scale255:
     return time.perf_counter() - t
 
 
-def bench_style(quick: bool = False, frames: int | None = None, device: str = "auto") -> dict[str, object]:
+def bench_style(
+    quick: bool = False,
+    frames: int | None = None,
+    device: str = "auto",
+    sizes: tuple[tuple[int, int], ...] = SIZES,
+) -> dict[str, object]:
     """ms/frame p50/p95/p99 per size and network (ours and the reference) and flicker off/on."""
     if frames is None:
         frames = 5 if quick else 20
@@ -118,7 +123,7 @@ def bench_style(quick: bool = False, frames: int | None = None, device: str = "a
     nets["reference (pytorch/examples)"] = (ReferenceNet().eval().to(dev), True)
     params = {name: sum(p.numel() for p in net.parameters()) for name, (net, _) in nets.items()}
     rows = []
-    for width, height in SIZES:
+    for width, height in sizes:
         image = photo(width, height)
         hist = {name: LatencyHistogram() for name in nets}
         for n in range(frames + 2):  # two warm-up frames
