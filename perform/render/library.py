@@ -18,11 +18,10 @@ import moderngl
 from perform.errors import ConfigError, PerformError
 from perform.render.config import SceneFile
 from perform.render.gl import ShaderError, compile_fragment
+from perform.resources import resource_folder
 
 log = logging.getLogger(__name__)
 
-#: perform's own scenes/ and shaders/, next to the package.
-ROOT = Path(__file__).resolve().parents[2]
 
 T = TypeVar("T")
 
@@ -32,7 +31,7 @@ def search_folders(kind: str, show_dir: Path | None, extra: list[Path]) -> list[
     folders = [f / kind for f in extra]
     if show_dir is not None:
         folders += [show_dir / kind, show_dir.parent / kind]
-    folders.append(ROOT / kind)
+    folders.append(resource_folder(kind))
     seen: list[Path] = []
     for f in folders:
         f = f.resolve()

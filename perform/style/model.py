@@ -17,13 +17,14 @@ from typing import Any
 import torch
 
 from perform.errors import PerformError
+from perform.resources import resource_folder
 from perform.style.nets import ARCHITECTURES, TransformerNet
 
 MODEL_FORMAT = "perform-style"
 #: The version this code writes and the newest it reads.
 MODEL_VERSION = 1
 #: Where the shipped models live; ``perform style list`` and the stage look here by name.
-MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+MODELS_DIR = resource_folder("models")
 SUFFIX = ".pt"
 
 
