@@ -136,7 +136,8 @@ def test_projector_draws_switches_screenshots_and_records(tmp_path):
 
 
 def test_projector_without_scenes_says_where_it_looked(tmp_path, monkeypatch):
-    monkeypatch.setattr("perform.render.library.ROOT", tmp_path / "an empty perform")
+    empty = tmp_path / "an empty perform"
+    monkeypatch.setattr("perform.render.library.resource_folder", lambda kind: empty / kind)
     show = FakeShow(tmp_path, folders=[tmp_path], scenes=[])
     with pytest.raises(Exception, match="render: no scene files") as info:
         show.projector()
