@@ -22,6 +22,7 @@ from pythonosc.osc_message import OscMessage
 
 from perform.control import Controls
 from perform.osc.server import COUNT_KEYS, MALFORMED_KINDS, ControlServer, encode_message
+from tests.tools import wait_for
 
 SEED = 2100
 N_FUZZ = 10_000
@@ -278,7 +279,7 @@ def test_fuzz_every_valid_cue_applied_server_up_memory_flat() -> None:
         # python-osc, logging, the counters and the allocator take what they need once
         for data in [*large(), *make_plan(seed=SEED + 1, n_fuzz=1000).datagrams]:
             send(data)
-        assert _wait(settled), "warm-up datagrams not all received"
+        assert wait_for(settled), "warm-up datagrams not all received"
         cues.clear()
         for key in srv.counts:
             srv.counts[key] = 0
@@ -290,7 +291,7 @@ def test_fuzz_every_valid_cue_applied_server_up_memory_flat() -> None:
         t0 = time.monotonic()
         for data in plan.datagrams:
             send(data)
-        assert _wait(settled), f"received {srv.counts['datagrams']} of {sent}, {srv.pending} pending"
+        assert wait_for(settled), f"received {srv.counts['datagrams']} of {sent}, {srv.pending} pending"
         seconds = time.monotonic() - t0
         assert srv.pending == 0  # nothing held: far-future bundles were applied, near ones are done
         gc.collect()
@@ -306,7 +307,7 @@ def test_fuzz_every_valid_cue_applied_server_up_memory_flat() -> None:
         assert OscMessage(reply.recvfrom(1024)[0]).address == "/perform/pong"
         reply.close()
         send(encode_message("/perform/scene", "after"))
-        assert _wait(lambda: settled() and cues[-1:] == ["after"]), cues[-3:]
+        assert wait_for(lambda: settled() and cues[-1:] == ["after"]), cues[-3:]
         cues.pop()
         counts = dict(srv.counts)
     finally:
@@ -345,12 +346,3 @@ def test_fuzz_every_valid_cue_applied_server_up_memory_flat() -> None:
     )
     print(f"RSS {grown:+.2f} MB")
     print("counts:", {k: v for k, v in counts.items() if v})
-
-
-def _wait(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.002)
-    return condition()

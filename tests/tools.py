@@ -9,9 +9,10 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
+
+from perform.bench.pose import VTEST  # the one path to the real footage
 
 #: tool -> Debian package (keep in step with .ci/system-packages)
 PACKAGES = {
@@ -21,7 +22,6 @@ PACKAGES = {
     "xwd": "x11-apps",
     "xdotool": "xdotool",
 }
-VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
 
 
 def install_line(*packages: str) -> str:

@@ -107,9 +107,12 @@ class Perception:
         if masks:
             union = masks[0] if len(masks) == 1 else np.maximum.reduce(masks)
         tau = self.config.mask_smoothing_s
+        if tau <= 0:
+            return union
         last, t_last = self._mask
-        if tau <= 0 or last is None or last.shape != (height, width) or not t > t_last:
-            self._mask = (None if union is None else union.astype(np.float32, copy=True), t)
+        if last is None or last.shape != (height, width) or not t > t_last:
+            # only read from here on (blending makes new arrays): no copy
+            self._mask = (None if union is None else union.astype(np.float32, copy=False), t)
             return union
         keep = float(np.exp(-(t - t_last) / tau))
         if union is None:
