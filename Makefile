@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install system-packages demo test lint bench soak clean
+.PHONY: install system-packages demo test lint layers bench soak clean
 
 install: $(STAMP)
 
@@ -32,6 +32,10 @@ test: install lint system-packages
 lint: install
 	$(BIN)/ruff check perform tests benchmarks
 	$(BIN)/ruff format --check perform tests benchmarks
+
+# Which package imports which, lowest layer first; fails on an import that runs back up.
+layers: install
+	$(BIN)/python -m tests.layers
 
 bench: install
 	$(BIN)/perform bench --json benchmarks/latest.json --md benchmarks/latest.md

@@ -17,8 +17,8 @@ import time
 import numpy as np
 
 from perform.pipeline import LatencyHistogram
-from perform.show.models import Pose
 from perform.vision.base import make_backend
+from perform.vision.config import PoseConfig
 from perform.vision.perception import Perception
 from tests.footage import (
     Identity,
@@ -46,7 +46,7 @@ class Watch:
     """One pose stage over a stretch of video: bodies (slot -> box) per frame, ms per frame."""
 
     def __init__(self, variant: str, ms: LatencyHistogram, max_people: int = 10) -> None:
-        config = Pose(max_people=max_people, masks=False, **VARIANTS[variant])
+        config = PoseConfig(max_people=max_people, masks=False, **VARIANTS[variant])
         self.backend = make_backend(config)
         self.perception = Perception(config)
         self.ms = ms

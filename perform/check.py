@@ -7,10 +7,12 @@ import sys
 from pathlib import Path
 
 from perform.capture import make_source
+from perform.capture.config import CameraSource
 from perform.devices import cameras
 from perform.errors import PerformError
 from perform.quiet import quiet_stderr
-from perform.show.models import POSE_SOURCES, CameraSource, Show, TakeSource, VirtualSource
+from perform.show.models import POSE_SOURCES, Show
+from perform.vision.config import TakeSource, VirtualSource
 from perform.vision.take import read_take
 
 

@@ -8,11 +8,13 @@ import logging
 import os
 import sys
 from pathlib import Path
-
-from rich.console import Console
+from typing import TYPE_CHECKING
 
 from perform import __version__
 from perform.errors import PerformError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -79,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--min-confidence", type=float, default=0.5, metavar="C", help="detection threshold 0..1"
     )
 
+    # each package adds its own subcommand; its command module imports the heavy parts (torch,
+    # the pose backends) only inside the command, so `perform --version` stays light
     from perform.audio.cli import add_audio_parser
     from perform.events.cli import add_teach_parser
     from perform.style.cli import add_style_parser

@@ -12,10 +12,11 @@ import sys
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import cv2
 from rich.console import Console
@@ -30,19 +31,24 @@ from perform.errors import PerformError
 from perform.events.stage import EventStage
 from perform.events.types import Event
 from perform.midi.out import MidiOutStage
-from perform.osc.out import OscOutStage, describe
+from perform.osc.doc import describe, describe_status
+from perform.osc.out import OscOutStage
 from perform.osc.remote import RemoteSourceStage, StreamOutStage
 from perform.osc.server import ControlServer
-from perform.osc.status import StatusSender, describe_status, status_targets
-from perform.pipeline import EventLog, Frame, Pipeline, Reader, Slot, Stats
-from perform.show.models import POSE_SOURCES, RemoteSource, Show, TakeSource, VirtualSource
+from perform.osc.status import StatusSender, status_targets
+from perform.pipeline import EventLog, Frame, Pipeline, Reader, Slot, Stage, Stats
+from perform.pipeline.features import register_features
+from perform.show.models import POSE_SOURCES, RemoteSource, Show
 from perform.style.types import Styled
+from perform.vision.config import TakeSource, VirtualSource
+from perform.vision.recorder import TakeRecorder
+from perform.vision.sources import TakeSourceStage, VirtualSourceStage
+from perform.vision.stage import PoseStage
+from perform.vision.types import PersonEvent, Poses
 
 if TYPE_CHECKING:
+    from perform.render.projector import Projector
     from perform.style.stage import StyleStage
-from perform.vision.features import register_features
-from perform.vision.stage import PoseStage, TakeRecorder, TakeSourceStage, VirtualSourceStage
-from perform.vision.types import PersonEvent, Poses
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +59,14 @@ STOP_TIMEOUT_S = 0.5  # Ctrl-C or SIGTERM must end the process within 1 s, teard
 SWITCH_INTERVAL_S = 0.001
 #: Seconds into a show when what has been made so far (models, sessions) is frozen too.
 FREEZE_AGAIN_S = 5.0
+#: The stage of each source that brings poses rather than frames.
+POSE_SOURCE_STAGES = {
+    VirtualSource: VirtualSourceStage,
+    TakeSource: TakeSourceStage,
+    RemoteSource: RemoteSourceStage,
+}
+
+S = TypeVar("S", bound=Stage)
 
 
 def freeze_heap() -> None:
@@ -63,6 +77,13 @@ def freeze_heap() -> None:
     show makes from now on is collected as usual. (gc.freeze, as long-running servers do.)
     """
     gc.freeze()
+
+
+def prepare_process() -> None:
+    """Before a show starts: short turns at the GIL, and what is loaded so far frozen."""
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
+    gc.collect()
+    freeze_heap()
 
 
 @dataclass
@@ -79,7 +100,10 @@ class RunOptions:
 
 
 class ShowPipeline(Pipeline):
-    """The pipeline of a show, with its named slots: ``frames`` and ``poses``."""
+    """The pipeline of a show, with its named slots: ``frames`` and ``poses``.
+
+    Built in steps, in the order the data flows: the source, perception, audio, events, outputs.
+    """
 
     def __init__(self, show: Show, take_path: Path | None = None, take_masks: bool = False) -> None:
         super().__init__(Stats())
@@ -88,94 +112,98 @@ class ShowPipeline(Pipeline):
         self.poses: Slot[Poses] = Slot("poses")
         self.person_events: EventLog[PersonEvent] = EventLog()  # the tracker's enter/leave
         self.events: EventLog[Event] = EventLog()  # every event, for OSC, MIDI and the console
-        self.controls = Controls()
-        source = show.source
-        self.capture: CaptureStage | VirtualSourceStage | TakeSourceStage
-        if isinstance(source, VirtualSource):
-            self.capture = VirtualSourceStage(
-                self.stats, self.frames, self.poses, source, show.pose, self.person_events
-            )
-        elif isinstance(source, RemoteSource):
-            self.capture = RemoteSourceStage(
-                self.stats, self.frames, self.poses, source, show.pose, self.person_events
-            )
-        elif isinstance(source, TakeSource):
-            self.capture = TakeSourceStage(
-                self.stats, self.frames, self.poses, source, show.pose, self.person_events
-            )
-        else:
-            self.capture = CaptureStage(
-                self.stats,
-                lambda: make_source(source),
-                self.frames,
-                Transform.of(source),
-                show.stages.capture,
-            )
-        self.add(self.capture)
-        self.has_poses = isinstance(source, POSE_SOURCES) or show.pose.enabled
-        if not isinstance(source, POSE_SOURCES) and show.pose.enabled:
-            self.add(PoseStage(self.stats, self.frames, self.poses, show.pose, self.person_events))
         self.audio: Slot[AudioFeatures] = Slot("audio")
-        self.audio_stage: AudioStage | None = None
-        if show.audio.enabled:
-            a = show.audio
-            register_features(audio_features(a.bands, a.tempo_min, a.tempo_max))
-            self.audio_stage = AudioStage(a, self.stats, self.audio)
-            self.add(self.audio_stage)
         # events, OSC and MIDI see the poses after the events stage, with floor positions and
         # the newest audio features added
         self.event_poses: Slot[Poses] = Slot("event_poses")
-        if self.has_poses:
-            self.add(
-                EventStage(
-                    self.stats,
-                    self.poses,
-                    self.event_poses,
-                    self.events,
-                    show.events,
-                    self.controls,
-                    person_events=self.person_events,
-                    extra_features=self._audio_features if show.audio.enabled else None,
-                )
-            )
-        if self.has_poses:  # also without --take: a cue can start one mid-show
-            self.add(
-                TakeRecorder(
-                    self.stats,
-                    self.poses,
-                    take_path,
-                    take_masks,
-                    show.name,
-                    self.controls,
-                    show.control.takes,
-                )
-            )
-        self.osc: OscOutStage | None = None
-        if self.has_poses and show.osc.enabled and show.osc.targets:
-            self.osc = OscOutStage(
-                self.stats, self.event_poses, self.events, show.osc, input_loss=show.input_loss
-            )
-            self.add(self.osc)
         self.styled: Slot[Styled] = Slot("styled")
-        self.style: StyleStage | None = None
-        if show.style.enabled and show.pose.enabled and not isinstance(source, POSE_SOURCES):
-            from perform.style.stage import StyleStage  # torch: only for shows that style
+        self.controls = Controls()
+        self.control: ControlServer | None = None
+        self.status_targets = status_targets(show.osc)
+        self.has_poses = isinstance(show.source, POSE_SOURCES) or show.pose.enabled
+        self.capture = self.add(self._source())
+        self._add_perception()
+        self.audio_stage = self._add_audio()
+        if self.has_poses:
+            self._add_events(take_path, take_masks)
+        self.osc = self._add_osc()
+        self.style = self._add_style()
+        self._add_senders()
 
-            self.style = StyleStage(self.stats, self.poses, self.styled, show.style, self.controls)
-            self.style.stall_budget_s = 5.0 * show.stages.stall_budget_s
-            self.add(self.style)
+    def add(self, stage: S) -> S:
+        """Add ``stage``, watched (if it has a ``stall_budget_scale``) with that many stall budgets."""
+        if stage.stall_budget_scale is not None:
+            stage.stall_budget_s = stage.stall_budget_scale * self.show.stages.stall_budget_s
+        super().add(stage)
+        return stage
+
+    def _source(self) -> CaptureStage | VirtualSourceStage | TakeSourceStage | RemoteSourceStage:
+        """Frames from a camera or a file, or poses from virtual performers, a take or other machines."""
+        show, source = self.show, self.show.source
+        for kind, stage in POSE_SOURCE_STAGES.items():
+            if isinstance(source, kind):
+                return stage(self.stats, self.frames, self.poses, source, show.pose, self.person_events)
+        return CaptureStage(
+            self.stats, lambda: make_source(source), self.frames, Transform.of(source), show.stages.capture
+        )
+
+    def _add_perception(self) -> None:
+        """Pose detection on the camera's frames (a pose source brings its own poses)."""
+        show = self.show
+        if show.pose.enabled and not isinstance(show.source, POSE_SOURCES):
+            self.add(PoseStage(self.stats, self.frames, self.poses, show.pose, self.person_events))
+
+    def _add_audio(self) -> AudioStage | None:
+        a = self.show.audio
+        if not a.enabled:
+            return None
+        register_features(audio_features(a.bands, a.tempo_min, a.tempo_max))
+        return self.add(AudioStage(a, self.stats, self.audio))
+
+    def _add_events(self, take_path: Path | None, take_masks: bool) -> None:
+        """Events from the poses, and the take recorder (also without --take: a cue can start one)."""
+        show = self.show
+        extra = self._audio_features if show.audio.enabled else None
+        self.add(
+            EventStage(
+                self.stats,
+                self.poses,
+                self.event_poses,
+                self.events,
+                show.events,
+                self.controls,
+                person_events=self.person_events,
+                extra_features=extra,
+            )
+        )
+        takes = show.control.takes
+        self.add(TakeRecorder(self.stats, self.poses, take_path, take_masks, show.name, self.controls, takes))
+
+    def _add_osc(self) -> OscOutStage | None:
+        osc = self.show.osc
+        if not (self.has_poses and osc.enabled and osc.targets):
+            return None
+        stage = OscOutStage(self.stats, self.event_poses, self.events, osc, input_loss=self.show.input_loss)
+        return self.add(stage)
+
+    def _add_style(self) -> StyleStage | None:
+        """The styled picture for the render: only on a camera's frames with pose detection."""
+        show = self.show
+        if not (show.style.enabled and show.pose.enabled and not isinstance(show.source, POSE_SOURCES)):
+            return None
+        from perform.style.stage import StyleStage  # torch: only for shows that style
+
+        return self.add(StyleStage(self.stats, self.poses, self.styled, show.style, self.controls))
+
+    def _add_senders(self) -> None:
+        """The pose stream to other machines, MIDI out, and per-stage health once a second."""
+        show = self.show
         if self.has_poses and show.osc.enabled and show.osc.stream:
             self.add(StreamOutStage(self.stats, self.poses, show.osc.stream, show.osc.max_datagram))
         if self.has_poses and show.midi.enabled and (show.midi.cc or show.midi.notes):
             self.add(MidiOutStage(self.stats, self.event_poses, self.events, show.midi))
-        self.status_targets = status_targets(show.osc)
-        if self.status_targets:  # per-stage health for TouchDesigner or QLab, once a second
+        if self.status_targets:  # for TouchDesigner or QLab
             self.add(StatusSender(self.stats, self.status_targets, max_datagram=show.osc.max_datagram))
-        self.control: ControlServer | None = None
-        budget = show.stages.stall_budget_s
-        for stage in self.stages:
-            if isinstance(stage, PoseStage | EventStage | RemoteSourceStage):
-                stage.stall_budget_s = budget
 
     def _audio_features(self) -> dict[str, float]:
         latest = self.audio.latest()
@@ -347,19 +375,92 @@ class StopSignals:
             signal.signal(sig, handler)  # type: ignore[arg-type]
 
 
+class ShowLoop:
+    """The main thread's part of a running show, one pass per :meth:`tick`.
+
+    A pass draws a projector frame when one is due, polls the preview window and the monitor,
+    freezes the heap once the stages have loaded their models, and updates the status display.
+    Made once the pipeline has started; ``on_frame`` is called after every frame drawn.
+    """
+
+    def __init__(
+        self,
+        pipeline: ShowPipeline,
+        stop: threading.Event,
+        seconds: float | None = None,
+        *,
+        projector: Projector | None = None,
+        preview: Preview | None = None,
+        monitor: ShowMonitor | None = None,
+        status: StatusDisplay | None = None,
+        on_frame: Callable[[], None] | None = None,
+    ) -> None:
+        self.pipeline, self.stop, self.seconds = pipeline, stop, seconds
+        self.projector, self.preview, self.monitor, self.status = projector, preview, monitor, status
+        self.on_frame = on_frame
+        show, t0, now = pipeline.show, pipeline.stats.t_start, time.monotonic()
+        self.deadline = t0 + seconds if seconds else None
+        self.frame_period = 1.0 / show.render.fps
+        self.status_period = 1.0 / show.outputs.status_hz
+        self.next_frame = self.next_status = now
+        self.freeze_at: float | None = t0 + FREEZE_AGAIN_S
+
+    def tick(self, now: float) -> str | None:
+        """One pass at ``now`` (``time.monotonic()``); why the show ends, or None to go on."""
+        if self.stop.is_set():
+            return "stop signal"
+        if self.deadline is not None and now >= self.deadline:
+            return f"{self.seconds:g} s elapsed"
+        if self.pipeline.ended:
+            return "input ended"
+        if self.projector is not None:
+            if now >= self.next_frame:
+                self.projector.tick()
+                # a slow frame is not made up for: the next is due one period from now
+                self.next_frame = max(self.next_frame + self.frame_period, time.monotonic())
+                if self.on_frame is not None:
+                    self.on_frame()
+            if self.projector.quit:
+                return "window closed"
+        if self.preview is not None:
+            self.preview.poll(min(self.status_period, 0.02))
+            if self.preview.quit:
+                return "window closed"
+        if self.monitor is not None:
+            self.monitor.poll()
+        if self.freeze_at is not None and time.monotonic() >= self.freeze_at:
+            freeze_heap()  # the models the stages loaded on their first frames
+            self.freeze_at = None
+        if time.monotonic() >= self.next_status:
+            if self.status is not None:
+                self.status.update()
+            self.next_status += self.status_period
+        return None
+
+    def due(self) -> float:
+        """When the next pass has work: a frame, a status update or the end (a preview's poll waits)."""
+        if self.preview is not None:
+            return 0.0
+        times = [self.next_status]
+        if self.projector is not None:
+            times.append(self.next_frame)
+        if self.deadline is not None:
+            times.append(self.deadline)
+        return min(times)
+
+    def run(self) -> str:
+        """Pass after pass until the show ends; why it ended."""
+        while (reason := self.tick(time.monotonic())) is None:
+            self.stop.wait(max(0.0, self.due() - time.monotonic()))
+        return reason
+
+
 def run_show(show: Show, options: RunOptions, console: Console, warnings: WarningLog | None = None) -> int:
     """Run ``show`` until its time is up, its input ends, or a stop signal; 0 on success."""
     stats_path = options.stats_path or show.outputs.stats
     if stats_path is not None:  # find out now, not after the show, that the stats cannot be written
-        try:
-            stats_path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise PerformError(f"{stats_path}: cannot write stats: {exc.strerror}") from None
-        if not os.access(stats_path.parent, os.W_OK):
-            raise PerformError(f"{stats_path}: cannot write stats: the folder is not writable")
-    sys.setswitchinterval(SWITCH_INTERVAL_S)
-    gc.collect()
-    freeze_heap()
+        check_stats_path(stats_path)
+    prepare_process()
     takes = show.control.takes
     if not takes.is_absolute() and options.show_dir is not None:  # a show file without `control:`
         show = show.model_copy(
@@ -367,18 +468,8 @@ def run_show(show: Show, options: RunOptions, console: Console, warnings: Warnin
         )
     pipeline = ShowPipeline(show, options.take_path, options.take_masks)
     projector = make_projector(pipeline, show, options) if show.render.enabled else None
-    preview = None
-    if projector is None and not options.headless and show.outputs.preview:
-        if display_available():
-            try:
-                preview = Preview(pipeline.frames, pipeline.stats)
-            except cv2.error as exc:
-                log.warning("no preview window: %s", exc)
-        else:
-            log.info("no display: running headless")
-    period = 1.0 / show.outputs.status_hz
+    preview = make_preview(pipeline, show, options) if projector is None else None
     monitor = ShowMonitor(pipeline)
-    reason = "stopped"
     with StopSignals() as signals:
         try:
             pipeline.start()
@@ -386,49 +477,18 @@ def run_show(show: Show, options: RunOptions, console: Console, warnings: Warnin
             if projector is not None:
                 projector.close()
             raise
-        deadline = time.monotonic() + options.seconds if options.seconds else None
-        frame_period = 1.0 / show.render.fps
-        next_frame = time.monotonic()
-        freeze_at: float | None = time.monotonic() + FREEZE_AGAIN_S
-        with StatusDisplay(
-            console, pipeline, show.name, warnings, show.outputs.status_hz, detail=monitor.lines
-        ) as status:
-            next_status = time.monotonic()
-            while True:
-                now = time.monotonic()
-                if signals.event.is_set():
-                    reason = "stop signal"
-                    break
-                if deadline is not None and now >= deadline:
-                    reason = f"{options.seconds:g} s elapsed"
-                    break
-                if pipeline.ended:
-                    reason = "input ended"
-                    break
-                if projector is not None:
-                    if now >= next_frame:
-                        projector.tick()
-                        # a slow frame is not made up for: the next is due one period from now
-                        next_frame = max(next_frame + frame_period, time.monotonic())
-                    if projector.quit:
-                        reason = "window closed"
-                        break
-                    signals.event.wait(max(0.0, min(next_frame, next_status) - time.monotonic()))
-                elif preview is not None:
-                    preview.poll(min(period, 0.02))
-                    if preview.quit:
-                        reason = "window closed"
-                        break
-                else:
-                    wait = period if deadline is None else min(period, max(0.0, deadline - now))
-                    signals.event.wait(wait)
-                monitor.poll()
-                if freeze_at is not None and time.monotonic() >= freeze_at:
-                    freeze_heap()  # the models the stages loaded on their first frames
-                    freeze_at = None
-                if time.monotonic() >= next_status:
-                    status.update()
-                    next_status += period
+        hz = show.outputs.status_hz
+        with StatusDisplay(console, pipeline, show.name, warnings, hz, detail=monitor.lines) as status:
+            loop = ShowLoop(
+                pipeline,
+                signals.event,
+                options.seconds,
+                projector=projector,
+                preview=preview,
+                monitor=monitor,
+                status=status,
+            )
+            reason = loop.run()
         if preview is not None:
             preview.close()
         pipeline.stop(STOP_TIMEOUT_S)
@@ -451,7 +511,31 @@ def run_show(show: Show, options: RunOptions, console: Console, warnings: Warnin
     return 0
 
 
-def make_projector(pipeline: ShowPipeline, show: Show, options: RunOptions):  # -> Projector
+def check_stats_path(path: Path) -> None:
+    """Raise :class:`PerformError` when the stats cannot be written to ``path`` (its folder is made)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise PerformError(f"{path}: cannot write stats: {exc.strerror}") from None
+    if not os.access(path.parent, os.W_OK):
+        raise PerformError(f"{path}: cannot write stats: the folder is not writable")
+
+
+def make_preview(pipeline: ShowPipeline, show: Show, options: RunOptions) -> Preview | None:
+    """The operator's camera window, when the show has one and a display can show it."""
+    if options.headless or not show.outputs.preview:
+        return None
+    if not display_available():
+        log.info("no display: running headless")
+        return None
+    try:
+        return Preview(pipeline.frames, pipeline.stats)
+    except cv2.error as exc:
+        log.warning("no preview window: %s", exc)
+        return None
+
+
+def make_projector(pipeline: ShowPipeline, show: Show, options: RunOptions) -> Projector:
     """The render side of a show: a window unless headless or no display, recording if asked."""
     from perform.render.projector import Projector
 

@@ -1,10 +1,11 @@
 """Soak: the whole show, headless, for minutes or hours, judged on memory, frame time, drops, restarts.
 
 ``python -m perform.soak --minutes 60`` runs ``config/soak.yaml`` (virtual performers, events, OSC
-out and cues in on loopback, scenes drawn headless) in this process, driving the render loop as
-``perform run`` does, and prints a verdict; the exit status is 1 when a check fails. The run is cut
-into windows: for virtual performers one cycle of their script (40 s), and the soak goes through
-the show's scenes by OSC cue at the same points of every window, so that windows can be compared.
+out and cues in on loopback, scenes drawn headless) in this process, driving the show loop of
+``perform run`` (:class:`perform.runtime.ShowLoop`), and prints a verdict; the exit status is 1
+when a check fails. The run is cut into windows: for virtual performers one cycle of their script
+(40 s), and the soak goes through the show's scenes by OSC cue at the same points of every window,
+so that windows can be compared.
 The windows of the warm-up (at least 30 s and a fifth of the run, in whole windows) are reported
 but not judged.
 
@@ -38,7 +39,6 @@ is the renderer's frame time, which the p99 drift watches.
 from __future__ import annotations
 
 import argparse
-import gc
 import logging
 import math
 import os
@@ -50,24 +50,26 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pythonosc.osc_message_builder import OscMessageBuilder
 
 from perform.errors import PerformError
 from perform.pipeline import LatencyHistogram, Slot
 from perform.runtime import (
-    FREEZE_AGAIN_S,
-    SWITCH_INTERVAL_S,
     RunOptions,
+    ShowLoop,
     ShowPipeline,
     StopSignals,
-    freeze_heap,
     make_projector,
+    prepare_process,
     write_stats,
 )
 from perform.show.loader import load_show
 from perform.show.models import POSE_SOURCES, Show
+
+if TYPE_CHECKING:
+    from perform.render.projector import Projector
 
 #: The show a soak runs unless told otherwise.
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "config" / "soak.yaml"
@@ -277,7 +279,7 @@ def redirect_osc(show: Show, port: int) -> Show:
 
 def window_seconds(show: Show) -> float:
     """One cycle of the virtual performers' script, or :data:`DEFAULT_WINDOW_S`."""
-    from perform.show.models import VirtualSource
+    from perform.vision.config import VirtualSource
     from perform.vision.virtual import VirtualTroupe
 
     if isinstance(show.source, VirtualSource):
@@ -296,27 +298,46 @@ def source_fps(show: Show) -> float:
     return float(fps)
 
 
-class SeqTap:
-    """Stands in for a slot the projector reads, counting the source's frames it never drew.
+class RenderTap:
+    """What the render drew, frame by frame: its draw times, capture-to-render latencies, and the
+    source's frames it never drew.
 
-    Items carry the source's frame number (``seq``), so a jump from 7 to 9 between two reads
-    means frame 8 never reached the picture, whether the render or a stage before it missed it.
+    Called after every frame (the show loop's ``on_frame``), it reads the projector's own
+    measures. Its histograms are cumulative: a frame's draw time is what their total grew by, and
+    so is its latency when the frame showed a new item. :attr:`Projector.drawn` holds the frame
+    number (``seq``) of the newest item drawn, so a jump from 7 to 9 means frame 8 never reached
+    the picture, whether the render or a stage before it missed it.
     """
 
-    def __init__(self, slot: Slot[Any]) -> None:
-        self.slot = slot
+    def __init__(self, projector: Projector, poses: bool) -> None:
+        self.projector = projector
+        self.key = "poses" if poses else "frame"
+        self.renders = 0  # render frames drawn
         self.last = -1
         self.missed = 0
+        self.draw = LatencyHistogram()  # this part of the window's
+        self.latency = LatencyHistogram()
+        self._totals = (0.0, 0, 0.0)  # the projector's draw total, latency count and latency total
 
-    def latest(self) -> Any:
-        item = self.slot.latest()
-        if item is not None and item.seq != self.last:
-            self.missed += max(0, item.seq - self.last - 1)
-            self.last = item.seq
-        return item
+    def frame_drawn(self) -> None:
+        p = self.projector
+        latency = p.pose_to_render if self.key == "poses" else p.frame_to_render
+        draw_total, count, latency_total = self._totals
+        self.draw.add(p.draw_ms.total - draw_total)
+        if latency.count > count:
+            self.latency.add(latency.total - latency_total)
+        self._totals = (p.draw_ms.total, latency.count, latency.total)
+        self.renders += 1
+        seq = p.drawn[self.key]
+        if seq != self.last:
+            self.missed += max(0, seq - self.last - 1)
+            self.last = seq
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.slot, name)
+    def swap(self) -> tuple[LatencyHistogram, LatencyHistogram]:
+        """Start new histograms for the next part of a window; the ones just filled."""
+        old = self.draw, self.latency
+        self.draw, self.latency = LatencyHistogram(), LatencyHistogram()
+        return old
 
 
 class _Run:
@@ -337,34 +358,15 @@ class _Run:
             self.pipeline.poses if isinstance(show.source, POSE_SOURCES) else self.pipeline.frames
         )
         # what the render shows of the source: the poses when there are any, else camera frames
-        self.poses = self.pipeline.has_poses
-        p = self.projector
-        self.tap = SeqTap(p.poses if self.poses and p.poses is not None else p.frames)
-        if self.poses:
-            p.poses = self.tap  # type: ignore[assignment]
-        else:
-            p.frames = self.tap  # type: ignore[assignment]
-        self.renders = 0
+        self.tap = RenderTap(self.projector, poses=self.pipeline.has_poses)
         self.parts: list[tuple[float, float, float]] = []  # (draw p99, latency p99, draw max) in s
-        self.swap()
 
     def part(self) -> None:
         """Close one part of the window: its p99s."""
-        draw, latency = self.swap()
+        draw, latency = self.tap.swap()
         if draw.count:
             lat = latency.percentile(99) if latency.count else math.nan
             self.parts.append((draw.percentile(99), lat, draw.max))
-
-    def swap(self) -> tuple[LatencyHistogram, LatencyHistogram]:
-        """Start new per-window histograms in the projector; the ones just filled."""
-        p = self.projector
-        old = (p.draw_ms, p.pose_to_render if self.poses else p.frame_to_render)
-        p.draw_ms = LatencyHistogram()
-        if self.poses:
-            p.pose_to_render = LatencyHistogram()
-        else:
-            p.frame_to_render = LatencyHistogram()
-        return old
 
     def counts(self) -> Counts:
         stats = self.pipeline.stats
@@ -380,7 +382,7 @@ class _Run:
             seq=newest.seq if newest is not None else -1,
             t_seq=round(newest.t_capture - stats.t_start, 4) if newest is not None else 0.0,
             missed=missed,
-            renders=self.renders,
+            renders=self.tap.renders,
             restarts=sum(s.restarts for s in stats),
             errors=sum(s.errors for s in stats),
             osc_datagrams=self.sink.datagrams,
@@ -396,15 +398,17 @@ class _Run:
         progress: Callable[[Window], None] | None,
     ) -> str:
         """Run the show for ``result.seconds``, filling in its windows and samples; why it ended."""
-        pipeline, projector = self.pipeline, self.projector
+        pipeline = self.pipeline
         scenes = self.show.render.scenes if len(self.show.render.scenes) > 1 else []
-        period, window_s = 1.0 / self.show.render.fps, result.window_s
+        window_s = result.window_s
         pipeline.start()
+        # the loop perform run drives, with the soak's cues and measures around it
+        loop = ShowLoop(
+            pipeline, stop, result.seconds, projector=self.projector, on_frame=self.tap.frame_drawn
+        )
         t0 = pipeline.stats.t_start
-        deadline = t0 + result.seconds
-        next_frame, next_sample, next_window = t0, t0 + sample_s, t0 + window_s
+        next_sample, next_window = t0 + sample_s, t0 + window_s
         part_s = window_s / PARTS
-        frozen_again = False
         next_part = t0 + part_s
         # cue k (from 1) a quarter into the k-th share of each window: no crossfade straddles a
         # window's end, and with two scenes each switch falls inside one part (not on the edge
@@ -413,27 +417,13 @@ class _Run:
         cues = 1
         start = self.counts()
         result.samples.append(start)
-        reason = ""
-        while not reason:
+        while True:
             now = time.monotonic()
-            if stop.is_set():
-                reason = "stop signal"
-            elif pipeline.ended:
-                reason = "input ended"
-            elif now >= deadline:
-                reason = f"{result.seconds:g} s elapsed"
             if now >= t0 + (cues - 0.75) * cue_every:
                 self.cue_scene(scenes[cues % len(scenes)])
                 cues += 1
-            if now >= next_frame and not reason:
-                projector.tick()
-                self.renders += 1
-                # as in perform run: a slow frame is not made up for, the next is due a period later
-                next_frame = max(next_frame + period, time.monotonic())
+            reason = loop.tick(now)
             now = time.monotonic()
-            if frozen_again is False and now >= t0 + FREEZE_AGAIN_S:
-                freeze_heap()  # as perform run does, once the stages have loaded their models
-                frozen_again = True
             if now >= next_part and now < next_window - part_s / 2 and not reason:
                 self.part()
                 next_part += part_s
@@ -441,7 +431,7 @@ class _Run:
                 self.part()
                 next_part = next_window + part_s
                 end = self.counts()
-                window = _window(len(result.windows), start, end, self.parts, result, period)
+                window = _window(len(result.windows), start, end, self.parts, result, loop.frame_period)
                 self.parts = []
                 result.windows.append(window)
                 result.samples.append(end)
@@ -452,11 +442,10 @@ class _Run:
                 result.samples.append(self.counts())
             if now >= next_sample:
                 next_sample += sample_s
-            due = min(
-                next_frame, next_sample, next_part, next_window, deadline, t0 + (cues - 0.75) * cue_every
-            )
+            if reason:
+                return reason
+            due = min(loop.due(), next_sample, next_part, next_window, t0 + (cues - 0.75) * cue_every)
             stop.wait(max(0.0, due - time.monotonic()))
-        return reason
 
     def cue_scene(self, name: str) -> None:
         """Switch scene as an operator would: ``/perform/scene NAME`` to the control port."""
@@ -501,9 +490,7 @@ def soak(
     window_s = window_s if window_s is not None else window_seconds(show)
     warmup_s = plan(seconds, window_s, warmup_s)
     result = SoakResult(show.name, seconds, warmup_s, window_s, fps, show.render.fps, "", [], [])
-    sys.setswitchinterval(SWITCH_INTERVAL_S)  # as perform run does
-    gc.collect()
-    freeze_heap()
+    prepare_process()  # as perform run does
     run = _Run(show, show_dir)
     try:
         with StopSignals() as signals:

@@ -5,7 +5,7 @@ import json
 from perform.bench import machine, markdown, write_json
 from perform.bench.core import bench_core
 from perform.bench.pose import _bare_legacy, _measure, stage_frame
-from perform.show.models import Pose
+from perform.vision.config import PoseConfig
 
 
 def test_core_benchmark_reports_hops_against_the_reference(tmp_path):
@@ -26,6 +26,6 @@ def test_core_benchmark_reports_hops_against_the_reference(tmp_path):
 def test_pose_benchmark_finds_the_person_and_measures_both_sides():
     frame = stage_frame(640, 360, 1)
     assert frame.shape == (360, 640, 3)
-    row = _measure(Pose(max_people=1, backend="legacy", masks=False), _bare_legacy(False), frame, 3)
+    row = _measure(PoseConfig(max_people=1, backend="legacy", masks=False), _bare_legacy(False), frame, 3)
     assert row["people_found"] == 1
     assert row["ours_ms"]["p50"] > 0 and row["bare_ms"]["p50"] > 0 and row["ratio_p50"] > 0

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from perform.capture import CaptureStage, ImageFolder, Pattern, StillImage, Transform, VideoFile, draw_pattern
+from perform.capture.config import FolderSource, ImageSource, PatternSource, VideoSource
 from perform.errors import SourceError
 from perform.pipeline import Frame, Slot, StageState, Stats
 from perform.schema import Crop
-from perform.show.models import FolderSource, ImageSource, PatternSource, VideoSource
 from tests.fakes import FakeCamera
 
 
@@ -52,11 +52,11 @@ class Collector:
 
 
 def run_capture(open_source, seconds: float, **settings):
-    from perform.show.models import CaptureStage as Settings
+    from perform.capture.config import CaptureSettings
 
     stats = Stats()
     slot: Slot[Frame] = Slot("frames")
-    stage = CaptureStage(stats, open_source, slot, settings=Settings(**settings))
+    stage = CaptureStage(stats, open_source, slot, settings=CaptureSettings(**settings))
     collector = Collector(slot)
     stage.start()
     time.sleep(seconds)

@@ -4,8 +4,8 @@ import cv2
 import numpy as np
 import pytest
 
-from perform.show.models import Pose
 from perform.vision.base import make_backend
+from perform.vision.config import PoseConfig
 from perform.vision.perception import Perception
 from perform.vision.tracker import body_centre
 from tests.people import source
@@ -31,7 +31,7 @@ def crossing_frames():
 def test_slots_follow_each_person_through_a_crossing(backend):
     # the pasted photographs move with their backgrounds, which no fixed camera sees: the fixed
     # tiles, not motion proposals (real crossings: tests/test_perception_footage.py)
-    config = Pose(
+    config = PoseConfig(
         max_people=2,
         backend=backend,
         masks=False,

@@ -7,7 +7,7 @@ import pytest
 
 from perform.events.builtin import BUILTIN_RULES, Builtins
 from perform.events.types import Event
-from perform.show.models import Pose
+from perform.vision.config import PoseConfig
 from perform.vision.perception import Perception
 from perform.vision.types import LM, Detection, PersonEvent, Poses
 from perform.vision.virtual import VirtualTroupe, skeleton
@@ -65,7 +65,7 @@ def hands_apart(d: float) -> np.ndarray:
 def play(
     troupe: VirtualTroupe, seconds: float, builtins: Builtins | None = None
 ) -> tuple[list[Event], list[Poses]]:
-    perception = Perception(Pose(max_people=len(troupe.performers)))
+    perception = Perception(PoseConfig(max_people=len(troupe.performers)))
     builtins = builtins or Builtins()
     events, frames = [], []
     for i in range(int(seconds * FPS)):
@@ -274,7 +274,7 @@ def replay_walking(builtins: Builtins, edit=None) -> list[Event]:
     landmarks, world = rec["landmarks"].astype(np.float32), rec["world"].astype(np.float32)
     scores, slots = rec["score"].astype(np.float32), rec["slot"]
     starts = np.concatenate([[0], np.cumsum(rec["counts"].astype(int))])
-    perception = Perception(Pose(max_people=8))
+    perception = Perception(PoseConfig(max_people=8))
     events = []
     for k in range(len(rec["counts"])):
         t = k / fps

@@ -19,15 +19,16 @@ import torch
 
 from perform.capture import CaptureStage
 from perform.capture.base import Pacer, Source
+from perform.capture.config import CaptureSettings
 from perform.control import Controls
 from perform.errors import SourceError
 from perform.pipeline import Frame, Pipeline, Slot, Stats
-from perform.render.config import InputLoss, Render
+from perform.render.config import Render
 from perform.render.projector import Projector
-from perform.show.models import CaptureStage as CaptureSettings
-from perform.show.models import Pose
+from perform.schema import InputLoss
 from perform.style.config import StyleConfig
 from perform.style.stage import Styled, StyleStage, Stylizer
+from perform.vision.config import PoseConfig
 from perform.vision.stage import PoseStage
 from perform.vision.types import Poses
 from tests.test_style import photo, tiny_model
@@ -215,7 +216,7 @@ def test_pose_inference_stalling_2_s(tmp_path: Path, monkeypatch: pytest.MonkeyP
     stats = Stats()
     frames: Slot[Frame] = Slot("frames")
     poses: Slot[Poses] = Slot("poses")
-    pose = PoseStage(stats, frames, poses, Pose(max_people=1, masks=False))
+    pose = PoseStage(stats, frames, poses, PoseConfig(max_people=1, masks=False))
     pose.stall_budget_s = 0.5
     pipeline = Pipeline(stats)
     pipeline.add(pose)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from perform.events.config import feature_scope
+from perform.pipeline.features import feature_info, normalise
 from perform.vision.features import (
     FEATURES,
     GRID_COLUMNS,
@@ -19,9 +20,7 @@ from perform.vision.features import (
     PERSON_FEATURES,
     STAGE,
     FeatureExtractor,
-    feature_info,
     features_markdown,
-    normalise,
 )
 from perform.vision.types import LM, NUM_LANDMARKS, Body
 

@@ -8,10 +8,11 @@ import mido
 import pytest
 
 from perform.events.types import Event
+from perform.mapping import ValueMap
 from perform.midi import MidiOut, MidiOutStage, open_port
-from perform.osc.config import Midi, MidiCC, MidiNote, ValueMap
+from perform.midi.config import Midi, MidiCC, MidiNote
 from perform.pipeline import EventLog, Slot, Stats
-from perform.vision.features import normalise
+from perform.pipeline.features import normalise
 from perform.vision.types import Poses
 
 
@@ -157,7 +158,7 @@ def test_audio_features_are_valid_midi_cc_sources():
     """README says audio features work for MIDI: the show file must accept them before audio runs."""
     from pydantic import ValidationError
 
-    from perform.osc.config import MidiCC
+    from perform.midi.config import MidiCC
 
     assert MidiCC(feature="audio.level", cc=7).feature == "audio.level"
     assert MidiCC(feature="audio.band3", cc=8).feature == "audio.band3"

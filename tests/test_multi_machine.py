@@ -2,9 +2,10 @@
 
 import time
 
-from perform.osc.config import Osc, StreamTarget
+from perform.osc.config import Osc, RemoteSource, SenderPlacement, StreamTarget
 from perform.runtime import ShowPipeline
-from perform.show.models import Control, Pose, RemoteSource, SenderPlacement, Show, VirtualSource
+from perform.show.models import Control, Show
+from perform.vision.config import PoseConfig, VirtualSource
 
 
 def test_a_camera_machine_streams_to_a_show_machine():
@@ -12,7 +13,7 @@ def test_a_camera_machine_streams_to_a_show_machine():
         Show(
             name="show machine",
             source=RemoteSource(kind="remote", port=0, senders=[SenderPlacement(id="left", scale=0.5)]),
-            pose=Pose(max_people=4),
+            pose=PoseConfig(max_people=4),
             control=Control(enabled=False),
         )
     )
@@ -22,7 +23,7 @@ def test_a_camera_machine_streams_to_a_show_machine():
         Show(
             name="camera machine",
             source=VirtualSource(kind="virtual", people=2, seed=3),
-            pose=Pose(max_people=2),
+            pose=PoseConfig(max_people=2),
             osc=Osc(stream=[StreamTarget(host="127.0.0.1", port=port, id="left")]),
             control=Control(enabled=False),
         )

@@ -26,7 +26,8 @@ import pytest
 from perform.control import Controls, Cue, CueQueue, event_pattern, scene_name, take_name
 from perform.errors import BadName
 from perform.events.stage import MAX_PATTERNS, EventEngine, TooManyPatterns
-from perform.osc.server import ControlServer, encode_message, parse_allow
+from perform.osc.server import ControlServer, parse_allow
+from perform.osc.wire import encode_message
 from perform.vision.take import TakeError, open_new_take
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -21,7 +21,8 @@ from pathlib import Path
 from pythonosc.osc_message import OscMessage
 
 from perform.control import Controls
-from perform.osc.server import COUNT_KEYS, MALFORMED_KINDS, ControlServer, encode_message
+from perform.osc.server import COUNT_KEYS, ControlServer
+from perform.osc.wire import MALFORMED_KINDS, encode_message
 from tests.tools import wait_for
 
 SEED = 2100

@@ -13,7 +13,9 @@ import pytest
 
 from perform.events.types import Event
 from perform.osc.config import PRESETS, Osc, Target
-from perform.osc.out import OscOutStage, WallClock, describe, encode
+from perform.osc.doc import describe
+from perform.osc.out import OscOutStage, WallClock
+from perform.osc.wire import encode
 from perform.pipeline import Slot, Stats
 from perform.vision.features import FEATURES, PERSON, PERSON_FEATURES
 from perform.vision.types import LANDMARK_NAMES, Poses

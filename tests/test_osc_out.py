@@ -16,7 +16,8 @@ from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 
 from perform.errors import ConfigError
-from perform.events.types import Event
+from perform.events.types import Event, as_event
+from perform.mapping import Smoother, ValueMap, map_value, map_values
 from perform.osc.config import (
     PRESETS,
     EventsOut,
@@ -25,26 +26,14 @@ from perform.osc.config import (
     Osc,
     PoseOut,
     Target,
-    ValueMap,
     parse_target,
 )
-from perform.osc.out import (
-    FrameEncoder,
-    OscOutStage,
-    Smoother,
-    Status,
-    WallClock,
-    describe,
-    element,
-    encode,
-    map_value,
-    map_values,
-    osc_markdown,
-    pack_bundles,
-)
+from perform.osc.doc import describe, osc_markdown
+from perform.osc.out import FrameEncoder, OscOutStage, Status, WallClock
+from perform.osc.wire import element, encode, pack_bundles
 from perform.pipeline import EventLog, Slot, Stats
-from perform.show.models import Pose
-from perform.vision.features import normalise
+from perform.pipeline.features import normalise
+from perform.vision.config import PoseConfig
 from perform.vision.perception import Perception
 from perform.vision.types import LANDMARK_NAMES, Body, PersonEvent, Poses
 from perform.vision.virtual import VirtualTroupe
@@ -56,7 +45,7 @@ def make_poses(people: int = 6, frames: int = 4, t0: float = 1000.0, seq0: int =
     """``people`` virtual performers side by side, after ``frames`` frames so motion features are set."""
     troupe = VirtualTroupe(people=2, seed=3)
     base = next(d for t in np.arange(5.0, 40.0, 0.5) for _, d in troupe.detections(float(t), 1280, 720))
-    perception = Perception(Pose(max_people=max(people, 1)))
+    perception = Perception(PoseConfig(max_people=max(people, 1)))
     poses = None
     for f in range(frames):
         bodies = []
@@ -265,8 +254,6 @@ def test_person_events_from_the_tracker_are_sent_as_events():
     elements = FrameEncoder(PRESETS["default"]).encode(poses, [], 0.0)
     stage = OscOutStage(Stats(), Slot("poses"), None, Osc(targets=[Target(port=9)]))
     assert [OscMessage(e[4:]).address for e in elements][-1].startswith("/perform/ctl/")
-    from perform.osc.out import as_event
-
     assert as_event(PersonEvent("enter", 2, 5.0)) == Event("enter", 2, True, 5.0)
     assert as_event("garbage") is None
     stage.on_stop()
@@ -322,18 +309,23 @@ def test_bad_target_sections_are_refused_with_a_clear_message(section, message):
 
 
 def test_every_field_is_described():
+    from perform import mapping
+    from perform.midi import config as midi_config
     from perform.osc import config
 
-    for name in dir(config):
-        obj = getattr(config, name)
-        if isinstance(obj, type) and issubclass(obj, config.Model) and obj is not config.Model:
-            for fname, f in obj.model_fields.items():
-                assert f.description, f"{name}.{fname} has no description"
+    for module in (config, midi_config, mapping):
+        for name in dir(module):
+            obj = getattr(module, name)
+            if isinstance(obj, type) and issubclass(obj, config.Model) and obj is not config.Model:
+                for fname, f in obj.model_fields.items():
+                    if issubclass(obj, config.SourceBase) and fname == "kind":
+                        continue  # a source's kind is its name in the show file's docs
+                    assert f.description, f"{name}.{fname} has no description"
 
 
 def test_docs_osc_md_is_generated_from_the_presets():
     assert DOCS.read_text(encoding="utf-8") == osc_markdown(), (
-        "regenerate: python -m perform.osc.out > docs/osc.md"
+        "regenerate: python -m perform.osc.doc > docs/osc.md"
     )
     for preset, mapping in PRESETS.items():
         assert f"## `{preset}`" in DOCS.read_text(encoding="utf-8")
@@ -490,7 +482,7 @@ def test_benchmark_measures_at_a_receiver_process_and_reports():
 def test_the_yaml_examples_in_docs_osc_md_are_valid():
     import yaml
 
-    from perform.osc.config import Midi
+    from perform.midi.config import Midi
 
     blocks = DOCS.read_text(encoding="utf-8").split("```yaml\n")[1:]
     sections = {}
@@ -503,7 +495,7 @@ def test_the_yaml_examples_in_docs_osc_md_are_valid():
 
 
 def test_tracking_loss_fades_features_to_zero_instead_of_freezing():
-    from perform.render.config import InputLoss
+    from perform.schema import InputLoss
 
     rx = _receiver()
     config = Osc(targets=[Target(port=rx.getsockname()[1], preset="touchdesigner")], heartbeat=False)

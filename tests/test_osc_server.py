@@ -22,14 +22,8 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.udp_client import SimpleUDPClient
 
 from perform.control import Controls, Cue, Value
-from perform.osc.server import (
-    COUNT_KEYS,
-    MALFORMED_KINDS,
-    ControlServer,
-    MalformedDatagram,
-    encode_message,
-    parse_datagram,
-)
+from perform.osc.server import COUNT_KEYS, ControlServer
+from perform.osc.wire import MALFORMED_KINDS, MalformedDatagram, encode_message, parse_datagram
 from tests.tools import needs, wait_for
 
 CORPUS = Path(__file__).parent / "data" / "osc"

@@ -13,14 +13,9 @@ from pythonosc.osc_packet import OscPacket
 from pythonosc.parsing import osc_types
 
 from perform.osc.config import Osc, Target
-from perform.osc.status import (
-    IMMEDIATELY,
-    StatusSender,
-    describe_status,
-    health,
-    stage_address,
-    status_targets,
-)
+from perform.osc.doc import describe_status
+from perform.osc.status import StatusSender, health, stage_address, status_targets
+from perform.osc.wire import IMMEDIATELY
 from perform.pipeline import Stats
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "osc.md"

@@ -10,8 +10,8 @@ from __future__ import annotations
 from functools import cache
 
 from perform.events.builtin import Builtins
-from perform.show.models import Pose
 from perform.vision.base import make_backend
+from perform.vision.config import PoseConfig
 from perform.vision.perception import Perception
 from perform.vision.still import detect_image
 from tests.footage import (
@@ -45,7 +45,7 @@ def test_perform_pose_lists_everyone_in_real_wide_frames():
 def running_show(last: int = 740) -> tuple[dict, list]:
     """The show's default pose stage and built-in events over the video's first ``last`` frames:
     the bodies' boxes by frame and slot, and every event fired."""
-    config = Pose()
+    config = PoseConfig()
     backend = make_backend(config)
     perception = Perception(config)
     builtins = Builtins()

@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 import skimage.data
 
+from perform.capture.config import ImageSource
 from perform.runtime import ShowPipeline
-from perform.show.models import ImageSource, Pose, Show
+from perform.show.models import Show
 from perform.vision.base import make_backend
+from perform.vision.config import PoseConfig
 from perform.vision.types import LM
 
 # Positions read off astronaut.png (512 x 512) by eye, in pixels.
@@ -30,7 +32,7 @@ def astronaut() -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def legacy_result(astronaut):
-    backend = make_backend(Pose(max_people=1, backend="legacy"), static_images=True)
+    backend = make_backend(PoseConfig(max_people=1, backend="legacy"), static_images=True)
     try:
         return backend(astronaut, 0.0)
     finally:
@@ -65,7 +67,7 @@ def test_pose_stage_in_a_running_pipeline(tmp_path, astronaut):
     cv2.imwrite(str(path), cv2.cvtColor(astronaut, cv2.COLOR_RGB2BGR))
     show = Show(
         source=ImageSource(kind="image", path=path, fps=15),
-        pose=Pose(max_people=1, tracking={"confirm_frames": 2}),
+        pose=PoseConfig(max_people=1, tracking={"confirm_frames": 2}),
         control={"enabled": False},
     )
     pipeline = ShowPipeline(show)

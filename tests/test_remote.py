@@ -15,7 +15,6 @@ import pytest
 from pydantic import ValidationError
 
 from perform.osc.remote import RemoteSender, RemoteSource, RemoteSourceStage, SenderPlacement, place
-from perform.osc.server import encode_message
 from perform.osc.stream import (
     BODY_FLOATS,
     MAX_DATAGRAM,
@@ -24,9 +23,9 @@ from perform.osc.stream import (
     StreamReceiver,
     encode_stream,
 )
+from perform.osc.wire import encode_message
 from perform.pipeline import EventLog, Frame, Slot, Stats
-from perform.show.models import Pose as PoseConfig
-from perform.show.models import Smoothing, Tracking
+from perform.vision.config import PoseConfig, Smoothing, Tracking
 from perform.vision.perception import Perception
 from perform.vision.types import Body, PersonEvent, Poses
 from perform.vision.virtual import VirtualTroupe

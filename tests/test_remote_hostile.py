@@ -20,8 +20,7 @@ import pytest
 from perform.osc.remote import RemoteSender, RemoteSource, RemoteSourceStage
 from perform.osc.stream import encode_stream
 from perform.pipeline import Frame, Slot, Stats
-from perform.show.models import Pose as PoseConfig
-from perform.show.models import Smoothing, Tracking
+from perform.vision.config import PoseConfig, Smoothing, Tracking
 from perform.vision.types import Body, Poses
 from tests.tools import wait_for
 

@@ -10,7 +10,7 @@ from perform.errors import ConfigError
 from perform.render.config import Render, SceneFile
 from perform.render.gl import ShaderError, compile_fragment, create_headless_context
 from perform.render.renderer import Renderer
-from perform.show.loader import load_model
+from perform.schema import load_model
 from tests.render_inputs import stage_inputs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -19,7 +19,7 @@ SHADERS = sorted((ROOT / "shaders").glob("*.glsl"))
 BAD_SCENES = sorted((ROOT / "tests" / "data" / "bad_scenes").glob("*.yaml"))
 BAD_SHADERS = sorted((ROOT / "tests" / "data" / "bad_shaders").glob("*.glsl"))
 
-#: Bad scene files whose message perform.show.loader gets wrong today (the reason says how).
+#: Bad scene files whose message perform.schema.load_model gets wrong today (the reason says how).
 
 
 @pytest.fixture(scope="module")

@@ -3,8 +3,9 @@ from pathlib import Path
 
 import pytest
 
+from perform.capture.config import CameraSource, PatternSource, VideoSource
 from perform.errors import ConfigError
-from perform.show import CameraSource, PatternSource, VideoSource, load_show, parse_source
+from perform.show import load_show, parse_source
 
 ROOT = Path(__file__).resolve().parents[1]
 BAD = sorted((ROOT / "tests" / "data" / "bad").glob("*.yaml"))

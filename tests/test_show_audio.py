@@ -11,7 +11,8 @@ from perform.audio.config import AudioConfig
 from perform.events.config import EventsConfig
 from perform.osc.config import Osc, Target
 from perform.runtime import ShowPipeline
-from perform.show.models import Control, Pose, Show, VirtualSource
+from perform.show.models import Control, Show
+from perform.vision.config import PoseConfig, VirtualSource
 
 
 def write_clicks(path, seconds=6.0, rate=48000, bpm=120):
@@ -34,7 +35,7 @@ def test_audio_features_reach_rules_and_osc(tmp_path):
     rx.settimeout(0.2)
     show = Show(
         source=VirtualSource(kind="virtual", people=1, seed=2),
-        pose=Pose(max_people=1),
+        pose=PoseConfig(max_people=1),
         audio=AudioConfig(enabled=True, file=wav),
         events=EventsConfig(rules=[{"name": "click", "feature": "audio.peak", "above": 0.5, "release": 0.2}]),
         osc=Osc(targets=[Target(host="127.0.0.1", port=rx.getsockname()[1], preset="default")]),

@@ -8,7 +8,8 @@ from pythonosc.osc_packet import OscPacket
 from perform.events.config import EventsConfig
 from perform.osc.config import Osc, Target
 from perform.runtime import ShowPipeline
-from perform.show.models import Control, Pose, Show, VirtualSource
+from perform.show.models import Control, Show
+from perform.vision.config import PoseConfig, VirtualSource
 
 
 def test_floor_positions_and_events_reach_osc():
@@ -24,7 +25,7 @@ def test_floor_positions_and_events_reach_osc():
     )
     show = Show(
         source=VirtualSource(kind="virtual", people=2, seed=3),
-        pose=Pose(max_people=2),
+        pose=PoseConfig(max_people=2),
         events=events,
         osc=Osc(targets=[Target(host="127.0.0.1", port=rx.getsockname()[1], preset="default")]),
         control=Control(enabled=False),

@@ -117,15 +117,16 @@ def test_60fps_source_into_15fps_consumer_gets_newest_frames_and_counts_drops_ex
 
 def test_virtual_source_draws_only_when_someone_shows_the_image():
     from perform.pipeline import Stats
-    from perform.show.models import Pose, VirtualSource
-    from perform.vision.stage import VirtualSourceStage
+    from perform.vision.config import PoseConfig, VirtualSource
+    from perform.vision.sources import VirtualSourceStage
 
     for watched in (False, True):
         frames: Slot = Slot("frames")
         poses: Slot = Slot("poses")
         if watched:
             frames.reader("preview")
-        stage = VirtualSourceStage(Stats(), frames, poses, VirtualSource(kind="virtual", fast=True), Pose())
+        source = VirtualSource(kind="virtual", fast=True)
+        stage = VirtualSourceStage(Stats(), frames, poses, source, PoseConfig())
         out = poses.reader("test")
         stage.step()
         assert (out.get(0).frame is not None) is watched

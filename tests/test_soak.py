@@ -6,19 +6,18 @@ import os
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
 from perform.errors import PerformError
 from perform.osc.config import Target
-from perform.pipeline import Frame, Slot
+from perform.pipeline import LatencyHistogram
 from perform.show.loader import load_show
 from perform.show.models import Show
 from perform.soak import (
     DEFAULT_CONFIG,
     Counts,
     Limits,
-    SeqTap,
+    RenderTap,
     SoakResult,
     Window,
     judge,
@@ -131,14 +130,35 @@ def test_a_run_that_ends_in_its_warm_up_fails():
     assert not r.passed and r.checks[0].name == "run"
 
 
-def test_the_render_tap_counts_frame_numbers_it_never_saw():
-    slot: Slot[Frame] = Slot("poses")
-    tap = SeqTap(slot)
-    image = np.zeros((2, 2, 3), np.uint8)
-    for seq in (0, 1, 1, 4, 5, 9):  # read twice, then frames 2, 3 and 6, 7, 8 replaced unseen
-        slot.publish(Frame(image, seq, 0.0))
-        assert tap.latest().seq == seq
-    assert tap.missed == 5 and tap.published == 6
+class FakeProjector:
+    """What the tap reads of a projector: cumulative histograms and the frame numbers drawn."""
+
+    def __init__(self) -> None:
+        self.draw_ms, self.pose_to_render = LatencyHistogram(), LatencyHistogram()
+        self.frame_to_render = LatencyHistogram()
+        self.drawn = {"frame": -1, "poses": -1}
+
+    def tick(self, seq: int, draw: float, latency: float) -> None:
+        self.draw_ms.add(draw)
+        if seq != self.drawn["poses"]:
+            self.pose_to_render.add(latency)
+        self.drawn["poses"] = seq
+
+
+def test_the_render_tap_counts_frame_numbers_it_never_drew_and_times_each_frame():
+    projector = FakeProjector()
+    tap = RenderTap(projector, poses=True)  # type: ignore[arg-type]
+    for seq in (0, 1, 1, 4, 5, 9):  # drawn twice, then frames 2, 3 and 6, 7, 8 never drawn
+        projector.tick(seq, draw=0.010 + seq / 1000, latency=0.030)
+        tap.frame_drawn()
+    assert tap.missed == 5 and tap.renders == 6
+    draw, latency = tap.swap()
+    assert draw.count == 6 and draw.max == pytest.approx(0.019)
+    assert latency.count == 5 and latency.max == pytest.approx(0.030)  # frame 1 once
+    projector.tick(10, draw=0.012, latency=0.040)
+    tap.frame_drawn()
+    draw, latency = tap.swap()  # the next part holds the next frame only
+    assert draw.count == 1 and draw.max == pytest.approx(0.012) and latency.max == pytest.approx(0.040)
 
 
 def test_plan_rounds_the_warm_up_to_whole_windows_and_wants_two_windows_after_it():
@@ -168,10 +188,11 @@ def test_the_soak_show_is_what_the_soak_expects():
 def test_soak(tmp_path):
     """The CI soak: SOAK_MINUTES (default 2; 0 skips it) of the soak show, each criterion with its measure.
 
-    It judges what another job on the machine cannot change: memory, dropped frames, restarts,
-    running to the end. Frame time drift is reported, not asserted: between two 40 s windows it
-    moves with whatever else the machine runs (10 % idle, 88 % seen beside a CPU-bound job), and
-    `make soak` (an hour, medians of three windows at each end) is where it is judged.
+    It judges what another job on the machine cannot change: memory, restarts, running to the
+    end, and dropped frames within a sanity bound (2 %; `make soak` judges 0.1 %). Frame time
+    drift is reported, not asserted: between two 40 s windows it moves with whatever else the
+    machine runs (10 % idle, 88 % seen beside a CPU-bound job), and `make soak` (an hour, medians
+    of three windows at each end) is where it is judged.
     """
     if MINUTES <= 0:
         pytest.skip("SOAK_MINUTES=0")
@@ -190,9 +211,11 @@ def test_soak(tmp_path):
         f"; other processes used {r['cpu_others_first']:.2f} then {r['cpu_others_last']:.2f} CPU cores"
     )
     print(proc.stdout[-3000:])  # the verdict table, drift included (pytest -s or -rA shows it)
-    for name in ("memory (RSS)", "dropped frames"):
-        c = checks[name]
-        assert c["passed"], f"{name}: {c['measured']}, limit {c['limit']} ({summary})"
+    c = checks["memory (RSS)"]
+    assert c["passed"], f"memory (RSS): {c['measured']}, limit {c['limit']} ({summary})"
+    # `make soak` holds drops to 0.1 %; beside another CPU-bound job a latest-wins stage skips
+    # more, so here the bound is a sanity one: the show kept up with 98 % of its frames
+    assert r["dropped_share"] < 0.02, f"dropped frames: {checks['dropped frames']['measured']} ({summary})"
     assert r["restarts"] == 0, f"restarts: {checks['restarts']['measured']} ({summary})"
     assert checks["ran to the end"]["passed"], f"{checks['ran to the end']['measured']} ({summary})"
     assert r["osc_datagrams"] > 0, "no OSC datagram reached the loopback receiver"

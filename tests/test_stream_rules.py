@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from perform.osc.config import ip_network
+from perform.osc.config import RemoteSource, SenderPlacement, ip_network
 from perform.osc.remote import sender_rules
 from perform.osc.stream import (
     DROP_KEYS,
@@ -21,7 +21,7 @@ from perform.osc.stream import (
     encode_stream,
 )
 from perform.runtime import ShowPipeline
-from perform.show.models import Control, RemoteSource, SenderPlacement, Show, Stages
+from perform.show.models import Control, Show, Stages
 from perform.vision.types import Body, Poses
 
 W, H = 1280, 720

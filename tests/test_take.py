@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from perform.pipeline import Slot, Stats
-from perform.show.models import Pose, TakeSource
+from perform.vision.config import PoseConfig, TakeSource
 from perform.vision.perception import Perception
-from perform.vision.stage import TakeSourceStage
+from perform.vision.sources import TakeSourceStage
 from perform.vision.take import TakeError, TakeWriter, read_take
 from perform.vision.virtual import VirtualTroupe
 
@@ -19,7 +19,7 @@ FPS = 30.0
 
 def record(path: Path, seconds: float = 12.0, masks: bool = False):
     troupe = VirtualTroupe(people=3, seed=4)
-    perception = Perception(Pose(max_people=4))
+    perception = Perception(PoseConfig(max_people=4))
     writer = TakeWriter(path, 640, 360, masks=masks, show="test")
     live = []
     for n in range(int(seconds * FPS)):
@@ -41,7 +41,7 @@ def test_replayed_take_reproduces_the_features_of_the_run_that_recorded_it(tmp_p
     path = tmp_path / "rehearsal.take"
     live = record(path)
     stage = TakeSourceStage(
-        Stats(), Slot("f"), Slot("p"), TakeSource(kind="take", path=path), Pose(max_people=4)
+        Stats(), Slot("f"), Slot("p"), TakeSource(kind="take", path=path), PoseConfig(max_people=4)
     )
     _, records = read_take(path)
     replayed = [stage._replay(r) for r in records]
@@ -125,7 +125,8 @@ def test_cues_start_and_stop_takes_mid_show(tmp_path):
     import time
 
     from perform.runtime import ShowPipeline
-    from perform.show.models import Show, VirtualSource
+    from perform.show.models import Show
+    from perform.vision.config import VirtualSource
 
     show = Show(
         source=VirtualSource(kind="virtual", people=2, fps=60, fast=False),

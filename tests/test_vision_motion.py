@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from perform.show.models import Pose
+from perform.vision.config import PoseConfig
 from perform.vision.motion import Box, MotionMap
 from perform.vision.perception import Perception
 from perform.vision.twopass import TwoPassPose, View, unexplained, views_around
@@ -94,8 +94,8 @@ def test_the_union_mask_is_smoothed_over_time_and_fades_when_nobody_is_left():
         return Detection(lm, np.zeros((33, 3), np.float32), 0.9, mask)
 
     tracking = {"confirm_frames": 1}
-    smooth = Perception(Pose(max_people=2, mask_smoothing_s=0.1, tracking=tracking))
-    raw = Perception(Pose(max_people=2, mask_smoothing_s=0.0, tracking=tracking))
+    smooth = Perception(PoseConfig(max_people=2, mask_smoothing_s=0.1, tracking=tracking))
+    raw = Perception(PoseConfig(max_people=2, mask_smoothing_s=0.0, tracking=tracking))
     values, raws = [], []
     for n in range(12):  # the mask flickers on and off at 30 fps
         t = n / 30.0

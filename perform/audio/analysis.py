@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from perform.audio.config import AudioConfig
-from perform.vision.features import STAGE, FeatureInfo
+from perform.pipeline.features import REGISTRY, STAGE, FeatureInfo
 
 #: dBFS mapped onto 0 (level, peak and bands); 0 dBFS maps onto 1.
 FLOOR_DB = -60.0
@@ -70,6 +70,9 @@ def audio_features(
 
 #: The registry for the default configuration (8 bands, 60..180 BPM).
 AUDIO_FEATURES: dict[str, FeatureInfo] = audio_features()
+# Every band a show may configure (AudioConfig.bands: up to 32) is known to rules, MIDI and OSC;
+# a show replaces the entries with its own bands and tempo range when it starts.
+REGISTRY.register(audio_features(bands=32))
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import Field, field_validator, model_validator
 
-from perform.schema import Model, _resolve
+from perform.schema import Model, resolve_path
 
 
 class AudioConfig(Model):
@@ -51,7 +51,7 @@ class AudioConfig(Model):
         6.0, ge=2.0, le=30.0, description="Seconds of onset history the tempo is estimated from."
     )
 
-    _resolve_file = field_validator("file")(lambda v, info: None if v is None else _resolve(v, info))
+    _resolve_file = field_validator("file")(resolve_path)
 
     @model_validator(mode="after")
     def _ranges(self) -> AudioConfig:

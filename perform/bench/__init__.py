@@ -14,30 +14,46 @@ import platform
 import subprocess
 import time
 from collections.abc import Callable
+from importlib import import_module
 from pathlib import Path
+from typing import Any
 
-import cv2
 import numpy as np
 
 from perform import __version__
-from perform.bench import style as style_bench
-from perform.bench.audio import bench_audio
-from perform.bench.audio import markdown as audio_markdown
-from perform.bench.core import bench_core
-from perform.bench.core import markdown as core_markdown
-from perform.bench.e2e import bench_end_to_end
-from perform.bench.e2e import markdown as e2e_markdown
-from perform.bench.osc import bench_osc
-from perform.bench.osc import markdown as osc_markdown
-from perform.bench.pose import bench_pose, bench_pose_distance, distance_markdown
-from perform.bench.pose import markdown as pose_markdown
-from perform.bench.render import BUILTIN, bench_render, bench_window, gl_info, scene_names, window_markdown
-from perform.bench.render import markdown as render_markdown
-from perform.bench.style import bench_style
-from perform.bench.style import markdown as style_markdown
-from perform.style.stage import pick_device
 
 log = logging.getLogger(__name__)
+
+
+def _lazy(module: str, name: str) -> Callable[..., Any]:
+    """``perform.bench.<module>.<name>``, imported when first called: importing this package (or
+    ``perform bench --help``) loads no section's dependencies (torch, MediaPipe, OpenGL)."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return getattr(import_module(f"perform.bench.{module}"), name)(*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = name
+    return call
+
+
+bench_audio = _lazy("audio", "bench_audio")
+audio_markdown = _lazy("audio", "markdown")
+bench_core = _lazy("core", "bench_core")
+core_markdown = _lazy("core", "markdown")
+bench_end_to_end = _lazy("e2e", "bench_end_to_end")
+e2e_markdown = _lazy("e2e", "markdown")
+bench_osc = _lazy("osc", "bench_osc")
+osc_markdown = _lazy("osc", "markdown")
+bench_pose = _lazy("pose", "bench_pose")
+bench_pose_distance = _lazy("pose", "bench_pose_distance")
+distance_markdown = _lazy("pose", "distance_markdown")
+pose_markdown = _lazy("pose", "markdown")
+bench_render = _lazy("render", "bench_render")
+bench_window = _lazy("render", "bench_window")
+render_markdown = _lazy("render", "markdown")
+window_markdown = _lazy("render", "window_markdown")
+bench_style = _lazy("style", "bench_style")
+style_markdown = _lazy("style", "markdown")
 
 #: Sections in the order they run and are reported; ``end_to_end_render`` adds a scene.
 SECTIONS = (
@@ -90,6 +106,7 @@ def _gpu() -> str | None:
 
 def _gl() -> dict[str, str]:
     """The headless OpenGL context's renderer and version, or why there is none."""
+    from perform.bench.render import gl_info
     from perform.render.gl import create_headless_context
 
     try:
@@ -104,6 +121,8 @@ def _gl() -> dict[str, str]:
 
 def machine() -> dict[str, object]:
     """Where a benchmark ran: host, CPU, cores, GPU, OpenGL renderer and the versions that matter."""
+    import cv2
+
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -130,16 +149,21 @@ def machine() -> dict[str, object]:
 
 
 def _style(quick: bool) -> dict[str, object]:
+    from perform.bench.style import SIZES
+    from perform.style.stage import pick_device  # torch
+
     if not quick or pick_device("auto").type != "cpu":
         return bench_style(quick)
     # --quick on a CPU leaves out 1280x720 (full runs have it)
     result = bench_style(quick, frames=2, sizes=QUICK_CPU_STYLE_SIZES)
-    left_out = [f"{w}x{h}" for w, h in style_bench.SIZES if (w, h) not in QUICK_CPU_STYLE_SIZES]
+    left_out = [f"{w}x{h}" for w, h in SIZES if (w, h) not in QUICK_CPU_STYLE_SIZES]
     return {**result, "left_out": {"sizes": left_out, "reason": "--quick on a CPU"}}
 
 
 def _render_scene() -> str:
     """The scene the end-to-end run draws: the first in scenes/, else the benchmark's own."""
+    from perform.bench.render import BUILTIN, scene_names
+
     names = scene_names([])
     return names[0] if names else BUILTIN
 

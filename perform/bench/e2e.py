@@ -26,11 +26,13 @@ from pythonosc.parsing.osc_types import get_date
 from perform.bench.osc import _Receiver
 from perform.bench.pose import stage_frame
 from perform.bench.render import BUILTIN, BUILTIN_SCENE
+from perform.capture.config import ImageSource
 from perform.osc.config import Osc, Target
 from perform.pipeline import LatencyHistogram
 from perform.render.config import Render
 from perform.runtime import RunOptions, ShowPipeline, make_projector
-from perform.show.models import Control, ImageSource, Pose, Show
+from perform.show.models import Control, Show
+from perform.vision.config import PoseConfig
 
 if TYPE_CHECKING:
     from perform.render.projector import Projector
@@ -74,7 +76,7 @@ def bench_end_to_end(
         show = Show(
             name="bench",
             source=ImageSource(kind="image", path=path, fps=30),
-            pose=Pose(max_people=1, masks=False),
+            pose=PoseConfig(max_people=1, masks=False),
             osc=Osc(targets=[Target(host="127.0.0.1", port=rx.ports[0], preset="default")]),
             control=Control(enabled=False),
             render=render,

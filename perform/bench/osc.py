@@ -27,9 +27,10 @@ from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 
 from perform.osc.config import Osc, Target
-from perform.osc.out import FrameEncoder, OscOutStage, WallClock, pack_bundles
+from perform.osc.out import FrameEncoder, OscOutStage, WallClock
+from perform.osc.wire import pack_bundles
 from perform.pipeline import LatencyHistogram, Slot, Stats
-from perform.show.models import Pose
+from perform.vision.config import PoseConfig
 from perform.vision.perception import Perception
 from perform.vision.types import Poses
 from perform.vision.virtual import VirtualTroupe
@@ -89,7 +90,7 @@ class _Receiver:
 def virtual_poses(people: int = 3, frames: int = 240, fps: float = 30.0, seed: int = 1) -> list[Poses]:
     """Frames of virtual performers with features, from a moment most of them are on stage."""
     troupe = VirtualTroupe(people=people, seed=seed)
-    perception = Perception(Pose(max_people=people))
+    perception = Perception(PoseConfig(max_people=people))
     start = max(np.arange(0.0, 30.0, 0.5), key=lambda t: len(troupe.detections(float(t), 1280, 720)))
     out = []
     for i in range(frames):

@@ -18,8 +18,8 @@ import numpy as np
 
 from perform.pipeline import LatencyHistogram
 from perform.quiet import quiet_stderr
-from perform.show.models import Pose
 from perform.vision.base import make_backend
+from perform.vision.config import PoseConfig
 from perform.vision.perception import Perception
 
 PHOTO = Path(__file__).resolve().parents[1] / "data" / "astronaut.jpg"
@@ -72,7 +72,7 @@ def _bare_tasks(people: int, masks: bool) -> tuple[Callable[[np.ndarray, float],
 
 
 def _measure(
-    config: Pose, bare: tuple[Callable, Callable] | None, frame: np.ndarray, frames: int
+    config: PoseConfig, bare: tuple[Callable, Callable] | None, frame: np.ndarray, frames: int
 ) -> dict[str, object]:
     backend = make_backend(config)
     perception = Perception(config)
@@ -110,20 +110,20 @@ def bench_pose(quick: bool = False, frames: int | None = None) -> list[dict[str,
     rows = []
     for width, height in ((640, 360), (1280, 720)):
         for masks in (False, True):
-            config = Pose(max_people=1, backend="legacy", masks=masks)
+            config = PoseConfig(max_people=1, backend="legacy", masks=masks)
             frame = stage_frame(width, height, 1)
             row = _measure(config, _bare_legacy(masks), frame, frames)
             rows.append({"variant": "legacy, 1 person", "size": f"{width}x{height}", "masks": masks, **row})
     frame = stage_frame(1280, 720, 3)
     multi = [
-        ("tasks, 3 people, whole frame", Pose(max_people=3, backend="tasks", masks=False, tiles=1)),
+        ("tasks, 3 people, whole frame", PoseConfig(max_people=3, backend="tasks", masks=False, tiles=1)),
         (
             "tasks, 3 people, tiles auto (vs bare: whole frame)",
-            Pose(max_people=3, backend="tasks", masks=False),
+            PoseConfig(max_people=3, backend="tasks", masks=False),
         ),
         (
             "twopass, 3 people (vs bare: tasks whole frame)",
-            Pose(max_people=3, backend="twopass", masks=False),
+            PoseConfig(max_people=3, backend="twopass", masks=False),
         ),
     ]
     for name, config in multi:
@@ -179,10 +179,10 @@ def bench_pose_distance(quick: bool = False, video: Path = VTEST) -> list[dict[s
         return {"skipped": f"no {video} (apt-get install opencv-doc: real footage of pedestrians)"}
     from perform.vision.twopass import Roi, TwoPassPose
 
-    variants = [("twopass motion, budget 4 (show default)", Pose(masks=False))]
+    variants = [("twopass motion, budget 4 (show default)", PoseConfig(masks=False))]
     if not quick:
         variants.append(
-            ("twopass tiles 0.6 (old default)", Pose(masks=False, proposals="grid", landmark_budget=0))
+            ("twopass tiles 0.6 (old default)", PoseConfig(masks=False, proposals="grid", landmark_budget=0))
         )
     bare = TwoPassPose(num_poses=1, masks=False, tile_sizes=())  # the whole frame only
     rows = []

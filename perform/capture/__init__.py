@@ -6,18 +6,18 @@ from collections.abc import Callable
 
 from perform.capture.base import Pacer, Source
 from perform.capture.camera import Camera
+from perform.capture.config import (
+    CameraSource,
+    FolderSource,
+    FrameSourceConfig,
+    ImageSource,
+    PatternSource,
+    VideoSource,
+)
 from perform.capture.files import ImageFolder, StillImage, VideoFile
 from perform.capture.pattern import Pattern, draw_pattern
 from perform.capture.stage import CaptureStage
 from perform.capture.transform import Transform
-from perform.show.models import (
-    CameraSource,
-    FolderSource,
-    ImageSource,
-    PatternSource,
-    SourceConfig,
-    VideoSource,
-)
 
 BACKENDS: dict[type, Callable[..., Source]] = {
     CameraSource: Camera,
@@ -28,7 +28,7 @@ BACKENDS: dict[type, Callable[..., Source]] = {
 }
 
 
-def make_source(config: SourceConfig) -> Source:
+def make_source(config: FrameSourceConfig) -> Source:
     """A new, unopened source backend for a source config."""
     return BACKENDS[type(config)](config)
 

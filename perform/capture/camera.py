@@ -9,8 +9,8 @@ import cv2
 import numpy as np
 
 from perform.capture.base import Source
+from perform.capture.config import CameraSource
 from perform.errors import SourceError
-from perform.show.models import CameraSource
 
 
 class Camera(Source):

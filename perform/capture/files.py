@@ -9,13 +9,14 @@ import cv2
 import numpy as np
 
 from perform.capture.base import Pacer, Source
+from perform.capture.config import FolderSource, ImageSource, VideoSource
 from perform.errors import SourceError
-from perform.show.models import FolderSource, ImageSource, VideoSource
-from perform.show.sourcespec import IMAGE_EXTENSIONS
 
 log = logging.getLogger(__name__)
 
 DEFAULT_VIDEO_FPS = 30.0
+#: What a folder source reads, and what ``--source`` takes for a still image.
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
 
 def read_image(path: Path) -> np.ndarray:

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from perform.capture.base import Pacer, Source
-from perform.show.models import PatternSource
+from perform.capture.config import PatternSource
 
 
 def draw_pattern(

@@ -17,10 +17,10 @@ from collections.abc import Callable
 import numpy as np
 
 from perform.capture.base import Source
+from perform.capture.config import CaptureSettings
 from perform.capture.transform import Transform
 from perform.errors import PerformError
 from perform.pipeline import POLL_S, Frame, Slot, Stage, StageState, Stats
-from perform.show.models import CaptureStage as CaptureSettings
 
 log = logging.getLogger(__name__)
 

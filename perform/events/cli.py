@@ -60,7 +60,7 @@ def _poses(pipeline: Any, deadline: float) -> Iterator[Poses]:
 
 def cmd_teach(args: argparse.Namespace, console: Console) -> int:
     """Run ``perform teach``; 0 on success. Raises :class:`PerformError` for bad input."""
-    from perform.runtime import ShowPipeline  # the pipeline pulls in the pose backends
+    from perform.runtime import ShowPipeline  # a command sits above runtime; loads the pose backends
     from perform.show import Show, load_show, parse_source
 
     if not args.seconds > 0:

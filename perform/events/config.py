@@ -1,7 +1,7 @@
 """The ``events:`` section of a show file: built-ins, rules, floor zones and taught poses.
 
 Each field's description is its documentation (see ``docs/events.md``). Feature names are
-checked against :data:`perform.vision.features.FEATURES` here, at the boundary, so the rule
+checked against :data:`perform.pipeline.features.REGISTRY` here, at the boundary, so the rule
 engine can trust them.
 """
 
@@ -14,13 +14,10 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from perform.audio.analysis import audio_features
-from perform.schema import Model, _resolve
-from perform.vision.features import FEATURES as MOVEMENT_FEATURES
-from perform.vision.features import FLOOR_FEATURES, PERSON, STAGE
-
-#: Every feature a rule may test: movement, floor position (with a calibration), audio.
-FEATURES = {**MOVEMENT_FEATURES, **FLOOR_FEATURES, **audio_features(bands=32)}
+from perform.audio import analysis as _audio  # noqa: F401  (registers the audio features)
+from perform.pipeline.features import PERSON, REGISTRY, STAGE
+from perform.schema import Model, resolve_path
+from perform.vision import features as _body  # noqa: F401  (registers the body and floor features)
 
 #: Every built-in event (see :mod:`perform.events.builtin`).
 BUILTIN_NAMES: tuple[str, ...] = (
@@ -44,10 +41,6 @@ BuiltinName = Literal[
 
 _EVENT_NAME = re.compile(r"[a-z][a-z0-9_]*")
 _SLOT_FEATURE = re.compile(r"p(\d+)\.(\w+)")
-#: Names a rule's ``feature`` may take: bare per-person names, stage names, ``p<N>.<name>``.
-_KNOWN = [n for n, f in FEATURES.items() if f.scope == PERSON] + [
-    n for n, f in FEATURES.items() if f.scope == STAGE
-]
 
 
 def feature_scope(name: str) -> str:
@@ -56,18 +49,19 @@ def feature_scope(name: str) -> str:
 
     Raises ``ValueError`` naming the feature and the closest known names.
     """
-    info = FEATURES.get(name)
+    info = REGISTRY.get(name)
     if info is not None:
         return info.scope
     m = _SLOT_FEATURE.fullmatch(name)
     if m is not None and int(m.group(1)) >= 1:
-        info = FEATURES.get(m.group(2))
+        info = REGISTRY.get(m.group(2))
         if info is not None and info.scope == PERSON:
             return STAGE
     bare = m.group(2) if m is not None else name
-    close = difflib.get_close_matches(bare, _KNOWN, n=3, cutoff=0.5)
+    person = REGISTRY.names(PERSON)
+    close = difflib.get_close_matches(bare, person + REGISTRY.names(STAGE), n=3, cutoff=0.5)
     if m is not None:
-        close = [f"p{m.group(1)}.{c}" if FEATURES[c].scope == PERSON else c for c in close]
+        close = [f"p{m.group(1)}.{c}" if c in person else c for c in close]
     hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     raise ValueError(
         f"unknown feature {name!r}{hint} (per-person features: energy_level, hands_up, ...; "
@@ -284,7 +278,7 @@ class TaughtPoses(Model):
         0.2, ge=0, le=60, description="Seconds a pose must be recognised before its start edge fires."
     )
 
-    _resolve_library = field_validator("library")(lambda v, info: None if v is None else _resolve(v, info))
+    _resolve_library = field_validator("library")(resolve_path)
 
     @model_validator(mode="after")
     def _release_below(self) -> TaughtPoses:

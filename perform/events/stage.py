@@ -154,6 +154,8 @@ class EventEngine:
 class EventStage(ProcessStage[Poses, Poses]):
     """Poses in, the same poses out; events into ``log``. Runs on its own thread."""
 
+    stall_budget_scale = 1.0
+
     def __init__(
         self,
         stats: Stats,

@@ -25,3 +25,13 @@ class Event:
     def address_suffix(self) -> str:
         """``hands_up`` or ``p2/hands_up``: the OSC address tail of this event."""
         return self.name if self.slot is None else f"p{self.slot}/{self.name}"
+
+
+def as_event(item: object) -> Event | None:
+    """An :class:`Event`; a tracker's person event (``kind`` enter/leave) becomes an instant one."""
+    if isinstance(item, Event):
+        return item
+    kind, slot, t = getattr(item, "kind", None), getattr(item, "slot", None), getattr(item, "t", None)
+    if isinstance(kind, str) and t is not None:
+        return Event(kind, slot, True, float(t))
+    return None

@@ -14,13 +14,13 @@ from typing import Any, Protocol
 
 import mido
 
-from perform.events.types import Event
-from perform.osc.config import Midi, MidiNote
-from perform.osc.out import as_event, map_value
+from perform.events.types import Event, as_event
+from perform.mapping import map_value
+from perform.midi.config import Midi, MidiNote
 from perform.pipeline import POLL_S, EventCursor, EventLog, Reader, Slot, Stage, Stats
+from perform.pipeline.features import REGISTRY
 from perform.pipeline.stage import StageState
 from perform.quiet import quiet_stderr
-from perform.vision.features import feature_info, normalise
 from perform.vision.types import Poses
 
 log = logging.getLogger(__name__)
@@ -123,9 +123,9 @@ class MidiOut:
             if value is None:
                 continue
             if m.map is None:
-                u = normalise(m.feature, value)
+                u = REGISTRY.normalise(m.feature, value)
             else:
-                info = feature_info(m.feature)
+                info = REGISTRY.info(m.feature)
                 u = min(1.0, max(0.0, map_value(m.map, value, info.lo, info.hi)))
             v = round(u * 127)
             key = (m.channel, m.cc)

@@ -1,4 +1,4 @@
-"""The ``osc:`` and ``midi:`` sections of a show file: targets, presets, mappings, MIDI CCs and notes.
+"""The ``osc:`` section of a show file: targets, presets, mappings, the pose stream's show machines.
 
 A target names a preset or carries its own :class:`Mapping`. Address templates take
 placeholders in braces: ``{slot}`` (performer number, 1, 2, ...), ``{landmark}`` (MediaPipe's
@@ -17,14 +17,18 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
+from perform.audio import analysis as _audio  # noqa: F401  (registers the audio features)
 from perform.errors import ConfigError
-from perform.schema import Model
-from perform.vision.features import FEATURES, PERSON, PERSON_FEATURES
+from perform.mapping import ValueMap
+from perform.pipeline.features import PERSON, REGISTRY, STAGE
+from perform.schema import Model, SourceBase
+from perform.vision import features as _body  # noqa: F401  (registers the body and floor features)
 from perform.vision.types import LANDMARK_NAMES
 
-Curve = Literal["linear", "exponential", "logarithmic", "smoothstep", "smootherstep"]
 FieldName = Literal["x", "y", "z", "visibility"]
 FIELDS: tuple[str, ...] = ("x", "y", "z", "visibility")
+#: Where status goes: OSC out's heartbeat, fps, latency and people, and every stage's health.
+STATUS_PREFIX = "/perform/status/"
 #: OSC address characters other than letters, digits and these are not allowed in templates.
 _ADDRESS = re.compile(r"(/[A-Za-z0-9_.:\-{}]+)+")
 
@@ -75,39 +79,6 @@ def _check_address(template: str, allowed: set[str], required: set[str] = frozen
     if missing:
         raise ValueError(f"{template!r}: needs {', '.join(f'{{{n}}}' for n in sorted(missing))}")
     return template
-
-
-class ValueMap(Model):
-    """How a value becomes what is sent: ``in`` range -> 0..1 -> clamp -> smoothing -> curve -> ``out``."""
-
-    in_lo: float | None = Field(
-        None, description="Input value mapped to 0 (null: the feature's documented range, 0 for landmarks)."
-    )
-    in_hi: float | None = Field(
-        None, description="Input value mapped to 1 (null: the feature's documented range, 1 for landmarks)."
-    )
-    out_lo: float = Field(0.0, description="What 0 becomes.")
-    out_hi: float = Field(1.0, description="What 1 becomes.")
-    clamp: bool = Field(
-        True, description="Keep values inside out_lo..out_hi; off, a linear curve extrapolates."
-    )
-    curve: Curve = Field(
-        "linear",
-        description="Shape of the 0..1 value: linear; exponential u^power (slow start); logarithmic "
-        "1-(1-u)^power (fast start); smoothstep and smootherstep (S-curves). Curves other than linear "
-        "always work on the clamped value.",
-    )
-    power: float = Field(2.0, gt=0, le=20, description="Exponent of the exponential and logarithmic curves.")
-    smoothing_s: float = Field(
-        0.0, ge=0, le=60, description="Time constant (s) of exponential smoothing before the curve; 0: none."
-    )
-    integer: bool = Field(False, description="Round and send as an OSC int32 instead of a float32.")
-
-    @model_validator(mode="after")
-    def _ranges(self) -> ValueMap:
-        if self.in_lo is not None and self.in_hi is not None and self.in_lo == self.in_hi:
-            raise ValueError(f"in_lo and in_hi must differ, got both {self.in_lo}")
-        return self
 
 
 class PoseOut(Model):
@@ -232,7 +203,8 @@ class VectorOut(Model):
     @classmethod
     def _person_features(cls, value: list[str]) -> list[str]:
         for name in value:
-            if name not in PERSON_FEATURES:
+            info = REGISTRY.get(name)
+            if info is None or info.scope != PERSON:
                 raise ValueError(f"unknown per-person feature {name!r}; expected one of docs/features.md")
         return value
 
@@ -240,7 +212,8 @@ class VectorOut(Model):
     @classmethod
     def _stage_features(cls, value: list[str]) -> list[str]:
         for name in value:
-            if name not in FEATURES or FEATURES[name].scope == PERSON:
+            info = REGISTRY.get(name)
+            if info is None or info.scope != STAGE:
                 raise ValueError(f"unknown stage feature {name!r}; expected `people` or `stage.<name>`")
         return value
 
@@ -377,76 +350,6 @@ class Osc(Model):
     )
 
 
-class MidiCC(Model):
-    """A feature sent as a control change."""
-
-    feature: str = Field(description="Feature name as emitted: `p1.energy`, `stage.energy`, `people`.")
-    channel: int = Field(1, ge=1, le=16, description="MIDI channel, 1..16.")
-    cc: int = Field(ge=0, le=127, description="Controller number, 0..127.")
-    map: ValueMap | None = Field(
-        None, description="Custom mapping onto 0..1 before scaling to 0..127 (null: the feature's range)."
-    )
-
-    @field_validator("feature")
-    @classmethod
-    def _known(cls, value: str) -> str:
-        from perform.audio.analysis import audio_features
-        from perform.vision.features import feature_info
-
-        if value in audio_features(bands=32):  # registered when the audio stage starts
-            return value
-        try:
-            feature_info(value)
-        except KeyError as exc:
-            raise ValueError(str(exc.args[0]) + " or audio.<name>") from None
-        return value
-
-
-class MidiNote(Model):
-    """An event sent as a note: note on at its start, note off at its end."""
-
-    event: str = Field(
-        description="Event name (`hands_up`, any performer) or address suffix (`p2/hands_up`); "
-        "shell patterns allowed."
-    )
-    channel: int = Field(1, ge=1, le=16, description="MIDI channel, 1..16.")
-    note: int = Field(ge=0, le=127, description="Note number, 0..127 (60 is middle C).")
-    velocity: int | Literal["value"] = Field(
-        "value", description="1..127, or `value`: the event's value (0..1) scaled to 1..127."
-    )
-    hold: bool = Field(
-        True,
-        description="Hold the note until the event ends; off, note off follows at once (instant events).",
-    )
-
-    @field_validator("velocity")
-    @classmethod
-    def _velocity(cls, value: int | str) -> int | str:
-        if isinstance(value, int) and not 1 <= value <= 127:
-            raise ValueError(f"velocity: expected 1..127 or 'value', got {value}")
-        return value
-
-
-class Midi(Model):
-    """MIDI out: features as CCs, events as notes, through one port."""
-
-    enabled: bool = Field(True, description="Send MIDI when there are mappings.")
-    port: str = Field(
-        "perform", min_length=1, description="Output port name (or the start of it); the virtual port's name."
-    )
-    virtual: bool = Field(
-        False, description="Create a virtual port that Ableton and other programs see (Linux, macOS)."
-    )
-    cc: list[MidiCC] = Field([], description="Features to control changes.")
-    notes: list[MidiNote] = Field([], description="Events to notes.")
-    rate_hz: float = Field(
-        60.0,
-        gt=0,
-        le=1000,
-        description="Most CC updates per second; a CC is only sent when its value changes.",
-    )
-
-
 _TARGET = re.compile(r"(?:\[(?P<v6>[^\]]+)\]|(?P<host>[^:/\[\]]+)):(?P<port>[^/]*)(?:/(?P<preset>.*))?")
 
 
@@ -469,3 +372,91 @@ def parse_target(spec: str) -> Target:
             f"OSC target {spec!r}: unknown preset {preset!r}; {hint}expected one of {', '.join(PRESETS)}"
         )
     return Target(host=host, port=int(port_text), preset=preset or None)  # type: ignore[arg-type]
+
+
+class SenderPlacement(Model):
+    """Where one sender's picture goes in the combined frame."""
+
+    id: str = Field(min_length=1, description="The sender's source id (its `RemoteSender` source_id).")
+    x: float = Field(0.0, ge=-10, le=10, description="Left edge, as a fraction of the combined width.")
+    y: float = Field(0.0, ge=-10, le=10, description="Top edge, as a fraction of the combined height.")
+    scale: float = Field(
+        1.0,
+        gt=0,
+        le=10,
+        description="Width of the sender's picture as a fraction of the combined width; "
+        "its height follows from the sender's aspect ratio.",
+    )
+    address: Network | None = Field(
+        None,
+        description="The address or network this sender streams from (192.168.1.21); its id is "
+        "accepted from nowhere else (null: pinned to the first address it streams from).",
+    )
+
+
+class RemoteSource(SourceBase):
+    """Poses streamed over OSC from other perform instances (one per camera), merged into one stage.
+
+    Delivers poses directly, and a drawing of the skeletons as the camera image. mirror, rotate
+    and crop are not applied here: set them on the sending machines.
+    """
+
+    kind: Literal["remote"]
+    port: int = Field(9100, ge=0, le=65535, description="UDP port the senders stream to (0: any free port).")
+    host: str = Field("0.0.0.0", description="Interface to listen on; 0.0.0.0 is every interface.")
+    senders: list[SenderPlacement] = Field(
+        default_factory=list,
+        description="Each sender's place in the combined frame. Empty: every sender fills the whole "
+        "frame; otherwise senders not listed are ignored (and counted).",
+    )
+    timeout_s: float = Field(
+        1.0, gt=0, le=60, description="A sender silent this long is dropped and its people leave."
+    )
+    width: int = Field(1280, gt=0, le=7680, description="Width of the combined frame in pixels.")
+    height: int = Field(720, gt=0, le=4320, description="Height of the combined frame in pixels.")
+    fps: float = Field(30.0, gt=0, le=480, description="Rate at which the merged poses are published.")
+    max_people: int = Field(
+        4, ge=1, le=10, description="Most people tracked over all senders (at least pose.max_people)."
+    )
+    allow: list[Network] = Field(
+        default_factory=list,
+        description="Addresses or networks senders may stream from (192.168.1.0/24); empty: any. "
+        "See docs/remote-security.md.",
+    )
+    key: str | None = Field(
+        None,
+        min_length=8,
+        description="Shared key: accept only datagrams signed with it (the senders' osc.stream `key`).",
+    )
+    pin_s: float = Field(
+        10.0,
+        ge=0,
+        le=3600,
+        description="A sender id is pinned to the address it streams from until it has been silent "
+        "this long; datagrams claiming it from elsewhere are dropped (0: not pinned).",
+    )
+    max_skew_s: float = Field(
+        1.0,
+        gt=0,
+        le=60,
+        description="A frame time-tagged further than this from this machine's clock takes its arrival "
+        "time instead (dropped when `key` is set), so a wrong clock cannot make real frames stale.",
+    )
+    max_senders: int = Field(
+        16, ge=1, le=256, description="Most sender ids known at once; the longest silent makes room."
+    )
+    max_datagrams: int = Field(
+        128,
+        ge=1,
+        le=4096,
+        description="Most datagrams decoded per published frame; beyond it a flood is discarded unread "
+        "(counted as `shed`), so the merged poses keep their rate.",
+    )
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> RemoteSource:
+        ids = [s.id for s in self.senders]
+        doubles = sorted({i for i in ids if ids.count(i) > 1})
+        if doubles:
+            raise ValueError(f"senders: each id once, got {', '.join(doubles)} more than once")
+        return self

@@ -18,7 +18,7 @@ import socket
 import time
 
 from perform.errors import SourceError
-from perform.osc.config import StreamTarget, ip_network
+from perform.osc.config import RemoteSource, SenderPlacement, StreamTarget, ip_network
 from perform.osc.server import POLL_S, _RateLimitedLog
 from perform.osc.stream import (
     MAX_DATAGRAM,
@@ -27,11 +27,11 @@ from perform.osc.stream import (
     StreamReceiver,
     encode_stream,
 )
+from perform.osc.udp import UdpOut, send
 from perform.pipeline import EventLog, Frame, ProcessStage, Slot, Stats
-from perform.show.models import Pose as PoseConfig
-from perform.show.models import RemoteSource, SenderPlacement
+from perform.vision.config import PoseConfig
 from perform.vision.perception import Perception
-from perform.vision.stage import _PoseSourceStage
+from perform.vision.sources import PoseSource
 from perform.vision.types import Detection, PersonEvent, Poses
 
 log = logging.getLogger(__name__)
@@ -71,13 +71,15 @@ def place(frame: StreamFrame, placement: SenderPlacement | None, width: int, hei
     return detections
 
 
-class RemoteSourceStage(_PoseSourceStage):
+class RemoteSourceStage(PoseSource):
     """Listens for pose streams from several senders and publishes them merged, at ``fps``.
 
     The UDP port is bound on construction (:attr:`port` is the one bound, also for port 0).
     Counts: :attr:`counts` (the receiver's, plus ``dropped_senders`` and ``shed``), also in the
     stats report as ``remote``; their refusals add up to the capture stage's ``dropped``.
     """
+
+    stall_budget_scale = 1.0  # plus one period: see stall_budget_s
 
     def __init__(
         self,
@@ -253,26 +255,23 @@ class RemoteSender:
         self.max_datagram = max_datagram
         self.key = key.encode("utf-8") if isinstance(key, str) else key
         self.counts = {"frames": 0, "datagrams": 0, "send_errors": 0}
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self._sock.setblocking(False)  # a slow network costs datagrams, never the stage's time
         self._log = _RateLimitedLog(5.0)
+        self._udp = UdpOut(lambda message: self._log.warn("send", message), "stream")
 
     def send(self, poses: Poses) -> int:
         """Send one frame; returns the datagrams sent."""
-        sent = 0
-        for data in encode_stream(poses, self.source_id, self.max_datagram, self.key):
-            try:
-                self._sock.sendto(data, self.address)
-                sent += 1
-            except OSError as exc:
-                self.counts["send_errors"] += 1
-                self._log.warn("send", f"stream to {self.address[0]}:{self.address[1]}: {exc}")
+        datagrams = encode_stream(poses, self.source_id, self.max_datagram, self.key)
+        sent = send(self._udp.socket(socket.AF_INET), self.address, datagrams, None, self._failed)
         self.counts["frames"] += 1
         self.counts["datagrams"] += sent
+        self.counts["send_errors"] += len(datagrams) - sent
         return sent
 
+    def _failed(self, exc: OSError) -> None:
+        self._log.warn("send", f"stream to {self.address[0]}:{self.address[1]}: {exc}")
+
     def close(self) -> None:
-        self._sock.close()
+        self._udp.close()
 
 
 __all__ = ["RemoteSender", "RemoteSource", "RemoteSourceStage", "SenderPlacement", "place", "sender_rules"]

@@ -26,10 +26,9 @@ Names are names, never paths: a scene name, a take name or an event pattern is a
 anything else is refused as ``bad_args`` with a log line that says why. ``allow`` (addresses or
 networks) drops datagrams from every other sender before they are parsed (``not_allowed``).
 
-Every datagram is checked before python-osc parses it (python-osc would loop forever on a
-bundle element of negative size and only logs unknown type tags). What is wrong is counted in
-:attr:`ControlServer.counts` under its kind and logged at most once per kind every few
-seconds; nothing a sender does stops the server.
+Every datagram is checked before python-osc parses it (:func:`perform.osc.wire.parse_datagram`).
+What is wrong is counted in :attr:`ControlServer.counts` under its kind and logged at most once
+per kind every few seconds; nothing a sender does stops the server.
 
 Bundles whose time tag is immediate or past are applied at once; a future one is held until
 due, but a time tag more than ``max_delay_s`` ahead is applied at once and counted as
@@ -58,11 +57,19 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from pythonosc.osc_bundle import OscBundle
 from pythonosc.osc_message import OscMessage
 
 from perform.control import MAX_VALUE, Controls, Value, event_pattern, scene_name, take_name
 from perform.errors import BadName
+from perform.osc.udp import send
+from perform.osc.wire import (
+    IMMEDIATE_TIME,
+    MALFORMED_KINDS,
+    MalformedDatagram,
+    clip,
+    encode_message,
+    parse_datagram,
+)
 from perform.pipeline.ratelog import RateLimitedLog
 from perform.pipeline.stats import StageStats
 
@@ -77,8 +84,6 @@ HTTP_TIMEOUT_S = 5.0
 #: Most HTTP listing connections served at once; more are closed at once (and counted).
 HTTP_MAX_CONNECTIONS = 16
 
-#: Kinds of malformed datagrams, as counted under ``malformed.<kind>``.
-MALFORMED_KINDS = ("empty", "garbage", "address", "typetag", "truncated", "encoding", "bundle", "parse")
 #: Every key of :attr:`ControlServer.counts`.
 COUNT_KEYS = (
     "datagrams",  # received
@@ -117,154 +122,9 @@ ERROR_KEYS = (
     *(f"malformed.{kind}" for kind in MALFORMED_KINDS),
 )
 
-_BUNDLE = b"#bundle\x00"
-_MAX_DEPTH = 8
-# Type tags python-osc parses, and the bytes each takes ("s" and "b" vary).
-_TAG_SIZE = {"i": 4, "f": 4, "r": 4, "m": 4, "h": 8, "d": 8, "t": 8, "T": 0, "F": 0, "N": 0, "[": 0, "]": 0}
-_IMMEDIATE = 0.0
-
-
-class MalformedDatagram(ValueError):
-    """A datagram that is not valid OSC; ``kind`` is one of :data:`MALFORMED_KINDS`."""
-
-    def __init__(self, kind: str, detail: str) -> None:
-        super().__init__(f"{kind}: {detail}")
-        self.kind = kind
-        self.detail = detail
-
 
 class BadArguments(ValueError):
     """Raised by a handler whose message has the wrong arguments (counted as ``bad_args``)."""
-
-
-def _string_end(data: bytes, start: int) -> int | None:
-    """Index after the padded OSC string at ``start``; None when it is unterminated or truncated."""
-    nul = data.find(b"\x00", start)
-    if nul < 0:
-        return None
-    end = start + ((nul - start) // 4 + 1) * 4
-    return end if end <= len(data) else None
-
-
-def _decodes(data: bytes) -> bool:
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
-def _check_message(data: bytes) -> None:
-    end = _string_end(data, 0)
-    if end is None:
-        raise MalformedDatagram("address", "address string is not null-terminated and padded to 4 bytes")
-    address = data[: data.index(b"\x00")]
-    if not _decodes(address):
-        raise MalformedDatagram("encoding", "address is not UTF-8")
-    if end == len(data):
-        return  # no type tag: a message without arguments
-    if data[end : end + 1] != b",":
-        raise MalformedDatagram(
-            "typetag", f"type tag string must start with ',', got {data[end : end + 4]!r}"
-        )
-    tags_end = _string_end(data, end)
-    if tags_end is None:
-        raise MalformedDatagram("typetag", "type tag string is not null-terminated and padded")
-    tags = data[end + 1 : data.index(b"\x00", end)].decode("latin-1")
-    depth = 0
-    for tag in tags:
-        if tag == "[":
-            depth += 1
-        elif tag == "]":
-            depth -= 1
-            if depth < 0:
-                raise MalformedDatagram("typetag", f"unbalanced ']' in type tags ,{_clip(tags)}")
-        elif tag not in _TAG_SIZE and tag not in "sb":
-            raise MalformedDatagram("typetag", f"unsupported type tag {tag!r} in ,{_clip(tags)}")
-    if depth:
-        raise MalformedDatagram("typetag", f"unbalanced '[' in type tags ,{_clip(tags)}")
-    index = tags_end
-    for n, tag in enumerate(tags):
-        if tag == "s":
-            after = _string_end(data, index)
-            if after is None:
-                raise MalformedDatagram("truncated", f"argument {n} (s) runs past the end")
-            if not _decodes(data[index : data.index(b"\x00", index)]):
-                raise MalformedDatagram("encoding", f"argument {n} (s) is not UTF-8")
-            index = after
-        elif tag == "b":
-            if index + 4 > len(data):
-                raise MalformedDatagram("truncated", f"argument {n} (b) has no size")
-            (size,) = struct.unpack_from(">i", data, index)
-            if size < 0 or index + 4 + size + (-size % 4) > len(data):
-                raise MalformedDatagram(
-                    "truncated", f"argument {n} (b) of {size} bytes, {len(data) - index - 4} left"
-                )
-            index += 4 + size + (-size % 4)
-        else:
-            index += _TAG_SIZE[tag]
-            if index > len(data):
-                raise MalformedDatagram("truncated", f"argument {n} ({tag}) runs past the end")
-
-
-def _check_bundle(data: bytes, depth: int) -> None:
-    if depth > _MAX_DEPTH:
-        raise MalformedDatagram("bundle", f"bundles nested deeper than {_MAX_DEPTH}")
-    if len(data) < 16:
-        raise MalformedDatagram("bundle", f"bundle header needs 16 bytes, got {len(data)}")
-    index = 16
-    while index < len(data):
-        if index + 4 > len(data):
-            raise MalformedDatagram("bundle", f"element size at byte {index} is cut off")
-        (size,) = struct.unpack_from(">i", data, index)
-        index += 4
-        if size <= 0 or size % 4 or index + size > len(data):
-            raise MalformedDatagram(
-                "bundle", f"element of {size} bytes at byte {index - 4}, {len(data) - index} left"
-            )
-        _check(data[index : index + size], depth + 1)
-        index += size
-
-
-def _check(data: bytes, depth: int = 0) -> None:
-    if not data:
-        raise MalformedDatagram("empty", "empty datagram")
-    if data.startswith(_BUNDLE):
-        _check_bundle(data, depth)
-    elif data[:1] == b"/":
-        _check_message(data)
-    else:
-        raise MalformedDatagram("garbage", f"neither a message nor a bundle: starts {data[:8]!r}")
-
-
-def check_datagram(data: bytes) -> None:
-    """Raise :class:`MalformedDatagram` unless ``data`` is a complete, valid OSC packet."""
-    _check(data)
-
-
-def _walk(bundle: OscBundle, outer: float) -> list[tuple[float, OscMessage]]:
-    tag = bundle.timestamp if bundle.timestamp != _IMMEDIATE else outer
-    out: list[tuple[float, OscMessage]] = []
-    for content in bundle:
-        if isinstance(content, OscBundle):
-            out.extend(_walk(content, tag))
-        else:
-            out.append((tag, content))
-    return out
-
-
-def parse_datagram(data: bytes) -> list[tuple[float, OscMessage]]:
-    """The messages of a datagram with their time tags (Unix seconds; 0.0 = immediately).
-
-    Raises :class:`MalformedDatagram` for anything that is not valid OSC.
-    """
-    check_datagram(data)
-    try:
-        if data.startswith(_BUNDLE):
-            return _walk(OscBundle(data), _IMMEDIATE)
-        return [(_IMMEDIATE, OscMessage(data))]
-    except Exception as exc:  # validated above; anything python-osc still refuses is counted
-        raise MalformedDatagram("parse", f"{type(exc).__name__}: {exc}") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,10 +178,6 @@ def _describe(args: list[Any]) -> str:
     shown = ", ".join(f"{type(a).__name__} {_REPR.repr(a)}" for a in args[:_SHOWN_ARGS])
     more = f", ... {len(args) - _SHOWN_ARGS} more" if len(args) > _SHOWN_ARGS else ""
     return f"({shown}{more})"
-
-
-def _clip(text: str, keep: int = 32) -> str:
-    return text if len(text) <= keep else f"{text[:keep]}... ({len(text)} characters)"
 
 
 class ControlServer:
@@ -519,7 +375,7 @@ class ControlServer:
             value = float(f"{value:.7g}")  # a 32-bit float: 0.7 rather than 0.699999988079071
         if not self.controls.set(name, value):
             raise _Refused(
-                f"parameter {_clip(name)} refused: {self.controls.MAX_NAMES} other names are already set"
+                f"parameter {clip(name)} refused: {self.controls.MAX_NAMES} other names are already set"
             )
 
     def _fires(self, args: list[Any]) -> bool:
@@ -551,12 +407,13 @@ class ControlServer:
         return True
 
     def _send(self, data: bytes, to: Sender) -> None:
-        try:
-            self._sock.sendto(data, to)
-            self.counts["replies"] += 1
-        except OSError as exc:
-            self.counts["send_errors"] += 1
+        def failed(exc: OSError) -> None:
             self._log.warn("send", f"cannot reply to {to[0]}:{to[1]}: {exc}")
+
+        if send(self._sock, to, [data], None, failed):
+            self.counts["replies"] += 1
+        else:
+            self.counts["send_errors"] += 1
 
     # -- the receive loop ----------------------------------------------------------------------
 
@@ -651,7 +508,7 @@ class ControlServer:
         now_wall, now = time.time(), time.monotonic()
         for timetag, message in messages:
             self.counts["messages"] += 1
-            ahead = timetag - now_wall if timetag != _IMMEDIATE else 0.0
+            ahead = timetag - now_wall if timetag != IMMEDIATE_TIME else 0.0
             if ahead <= 0.0:
                 self._dispatch(message, sender)
             elif ahead > self.max_delay_s:
@@ -694,24 +551,24 @@ class ControlServer:
                 return
         except BadArguments as exc:
             self.counts["bad_args"] += 1
-            self._log.warn("bad_args", f"{_clip(address)} from {_who(sender)}: {exc}")
+            self._log.warn("bad_args", f"{clip(address)} from {_who(sender)}: {exc}")
             return
         except _Refused as exc:
             self.counts[exc.kind] += 1
-            self._log.warn(exc.kind, f"{_clip(address)} from {_who(sender)}: {exc}")
+            self._log.warn(exc.kind, f"{clip(address)} from {_who(sender)}: {exc}")
             return
         except Exception as exc:  # a broken handler costs its message, never the server
             self.counts["handler_error"] += 1
             self._log.warn(
                 "handler_error",
-                f"{_clip(address)} from {_who(sender)}: {type(exc).__name__}: {_clip(str(exc), 200)}",
+                f"{clip(address)} from {_who(sender)}: {type(exc).__name__}: {clip(str(exc), 200)}",
             )
             return
         self.counts["handled"] += 1
 
     def _unknown(self, address: str, sender: Sender) -> None:
         self.counts["unknown_address"] += 1
-        self._log.warn("unknown_address", f"unknown address {_clip(address)!r} from {_who(sender)}")
+        self._log.warn("unknown_address", f"unknown address {clip(address)!r} from {_who(sender)}")
 
 
 class _Refused(Exception):
@@ -796,37 +653,6 @@ def _chunks(items: list[str]) -> Iterable[list[str]]:
         size += cost
     if chunk:
         yield chunk
-
-
-def _osc_string(text: str) -> bytes:
-    raw = text.encode("utf-8")
-    return raw + b"\x00" * (4 - len(raw) % 4)
-
-
-def encode_message(address: str, *args: Value | bytes) -> bytes:
-    """An OSC message datagram: ints as i, floats as f, strings as s, bools as T/F, bytes as b."""
-    tags = [","]
-    payload = []
-    for arg in args:
-        if isinstance(arg, bool):
-            tags.append("T" if arg else "F")
-        elif isinstance(arg, int):
-            tags.append("i")
-            payload.append(struct.pack(">i", arg))
-        elif isinstance(arg, float):
-            tags.append("f")
-            payload.append(struct.pack(">f", arg))
-        elif isinstance(arg, str):
-            tags.append("s")
-            payload.append(_osc_string(arg))
-        elif isinstance(arg, bytes):
-            tags.append("b")
-            payload.append(struct.pack(">i", len(arg)) + arg + b"\x00" * (-len(arg) % 4))
-        else:
-            raise TypeError(
-                f"OSC argument: expected int, float, str, bool or bytes, got {type(arg).__name__}"
-            )
-    return _osc_string(address) + _osc_string("".join(tags)) + b"".join(payload)
 
 
 class _QueryHttpServer(ThreadingHTTPServer):

@@ -29,11 +29,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pythonosc.parsing import osc_types
-
-from perform.osc.config import Osc, Target
-from perform.osc.out import STATUS_PREFIX, AddressDoc, element, encode, header, pack_bundles
-from perform.osc.udp import Destination, UdpOut
+from perform.osc.config import STATUS_PREFIX, Osc, Target
+from perform.osc.udp import Destination, SendCounts, UdpOut
+from perform.osc.wire import IMMEDIATELY, element, encode, header, pack_bundles, string
 from perform.pipeline import POLL_S, Stage, StageStats, Stats
 
 #: States in which a stage counts as running for ``/perform/status/ok`` (``listening``: the OSC
@@ -44,8 +42,6 @@ PRODUCING_STATES = frozenset({"running", "recording"})
 #: Addresses under ``/perform/status/`` that are not stages (OSC out's own status among them).
 RESERVED = frozenset({"ok", "uptime", "heartbeat", "fps", "latency_ms", "people"})
 STAGE_TAGS = "sfiiif"
-#: OSC's "immediately" timetag: a status is news now, not at a time a receiver should wait for.
-IMMEDIATELY = b"\x00" * 7 + b"\x01"
 _I32_MAX = 2**31 - 1
 _STAGE_ARGS = struct.Struct(">fiiif")
 _NOT_IN_ADDRESS = re.compile(r"[^A-Za-z0-9_.:\-]")
@@ -130,7 +126,7 @@ def encode_health(h: Health) -> list[bytes]:
     for r in h.stages:
         msg = (
             header(stage_address(r.name), STAGE_TAGS)
-            + osc_types.write_string(r.state)
+            + string(r.state)
             + _STAGE_ARGS.pack(
                 _float32(r.fps), _int32(r.errors), _int32(r.restarts), _int32(r.dropped), _float32(r.age_ms)
             )
@@ -146,51 +142,6 @@ def status_targets(osc: Osc) -> list[Target]:
     if not (osc.enabled and osc.heartbeat):
         return []
     return [t for t in osc.targets if t.effective_mapping.status]
-
-
-def describe_status() -> list[AddressDoc]:
-    """The addresses :class:`StatusSender` sends, for docs/osc.md and the OSCQuery listing."""
-    return [
-        AddressDoc(
-            STATUS_PREFIX + "<stage>",
-            STAGE_TAGS,
-            "once a second per stage: state (running, stalled, ...), fps, errors, restarts, dropped, "
-            "ms since its last output (-1: none yet)",
-        ),
-        AddressDoc(
-            STATUS_PREFIX + "ok", "i", "once a second: 1 when every stage runs and none is stale, else 0"
-        ),
-        AddressDoc(STATUS_PREFIX + "uptime", "f", "once a second: seconds since the show started"),
-    ]
-
-
-def status_markdown() -> list[str]:
-    """The stage-health part of docs/osc.md."""
-    lines = [
-        "### Stage health",
-        "",
-        "The same targets get every stage's health once a second, in one bundle (timetag:",
-        "immediately):",
-        "",
-        "| address | types | meaning |",
-        "|---|---|---|",
-    ]
-    lines += [f"| `{d.address}` | {d.tags} | {d.meaning} |" for d in describe_status()]
-    lines += [
-        "",
-        "`<stage>` is a pipeline stage: `capture`, `pose`, `events`, `take`, `osc`, `style`, `midi`,",
-        "`audio`, `stream`, `preview`. A stage is stale when it is `running` or `recording` and has",
-        "handed nothing on for `stale_s` (default 2 s); `idle` counts as running (a take recorder",
-        "waiting for a cue). `ok` is 0 while anything is `stalled`, `stopped` or `ended`, or stale, so a",
-        "light or a QLab cue can watch one number. TouchDesigner's OSC In CHOP takes only numbers: it",
-        "reads `ok` and `uptime`; an **OSC In DAT** shows the per-stage rows with their state.",
-        "",
-        "The OSC control input has a row `control` (state `listening`): `dropped` counts what it refused",
-        "(senders outside `control.allow`, cues whose queue was full, parameters refused, replies over",
-        "the rate, HTTP connections over the cap), `errors` what was malformed or failed (docs/osc-in.md).",
-        "",
-    ]
-    return lines
 
 
 class StatusSender(Stage):
@@ -219,7 +170,7 @@ class StatusSender(Stage):
         self.stale_s = stale_s
         self.max_datagram = max_datagram
         self.destinations = [Destination(t) for t in targets]
-        self.sent = 0  # datagrams
+        self.counts = SendCounts()
         self.udp = UdpOut(self.report_error, "status")
         self._due = time.monotonic()
 
@@ -231,36 +182,24 @@ class StatusSender(Stage):
         self._due = max(self._due + self.period_s, now)  # a late one does not bunch the next ones up
         self.send_now(now)
 
+    @property
+    def sent(self) -> int:
+        """Datagrams sent."""
+        return self.counts.datagrams
+
     def health(self, now: float | None = None) -> Health:
         return health(self.run_stats, now, self.stale_s, skip=self.name)
 
     def send_now(self, now: float | None = None) -> int:
         """Send one status to every target now; returns the datagrams sent."""
         now = time.monotonic() if now is None else now
+        # timetag "immediately": a status is news now, not at a time a receiver should wait for
         datagrams, oversize = pack_bundles(IMMEDIATELY, encode_health(self.health(now)), self.max_datagram)
         if oversize:
             self.report_error(f"{oversize} status message(s) larger than max_datagram {self.max_datagram}")
-        sent = 0
-        for d in self.destinations:
-            if self.udp.ready(d, now):
-                sent += self._send(d, datagrams)
-        self.sent += sent
+        ready = [d for d in self.destinations if self.udp.ready(d, now)]
+        sent = sum(self.udp.send(d, datagrams, self.counts) for d in ready)
         self.stats.record(now, now)
-        return sent
-
-    # the network
-
-    def _send(self, d: Destination, datagrams: list[bytes]) -> int:
-        sock = self.udp.socket(d.family)
-        sent = 0
-        for data in datagrams:
-            try:
-                sock.sendto(data, d.address)
-                sent += 1
-            except BlockingIOError:
-                self.report_error(f"{d.target.label}: send buffer full, status dropped")
-            except OSError as exc:
-                self.report_error(f"{d.target.label}: {exc.strerror or exc}")
         return sent
 
     def on_stop(self) -> None:

@@ -39,15 +39,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from pythonosc.parsing import osc_types
 
 from perform.osc.config import IPNetwork
-from perform.osc.server import (
+from perform.osc.server import _RateLimitedLog
+from perform.osc.wire import (
+    BUNDLE,
     MALFORMED_KINDS,
     MalformedDatagram,
-    _osc_string,
-    _RateLimitedLog,
+    blob,
+    element,
+    header,
     parse_datagram,
+    read_timetag,
+    string,
+    timetag,
 )
 from perform.vision.types import NUM_LANDMARKS, Poses
 
@@ -76,9 +81,9 @@ PART_TIMEOUT_S = 0.25
 SIG_ADDRESS = "/perform/stream/sig"
 SIG_BYTES = 16
 
-_NTP_DELTA = 2208988800  # seconds from 1900-01-01 to 1970-01-01
-_BODY_PREFIX = _osc_string(BODY_ADDRESS) + _osc_string(",if" + "f" * BODY_FLOATS)
-_FRAME_TAGS = _osc_string(",siiiii")
+_BODY_PREFIX = header(BODY_ADDRESS, "if" + "f" * BODY_FLOATS)
+_HEADER_HEAD = header(FRAME_ADDRESS, "siiiii")
+_HEADER_INTS = struct.Struct(">iiiii")
 
 #: Every key of :attr:`StreamReceiver.counts`.
 STREAM_COUNT_KEYS = (
@@ -131,22 +136,8 @@ class StreamFrame:
         return min(now, now - (time.time() - self.t_wall))
 
 
-def _ntp(t_wall: float) -> bytes:
-    value = int((t_wall + _NTP_DELTA) * 2**32)
-    return struct.pack(">Q", max(value, 2))  # 1 would mean "immediately"
-
-
-def _element(message: bytes) -> bytes:
-    return struct.pack(">i", len(message)) + message
-
-
 def _frame_message(source_id: str, seq: int, width: int, height: int, part: int, parts: int) -> bytes:
-    return (
-        _osc_string(FRAME_ADDRESS)
-        + _FRAME_TAGS
-        + _osc_string(source_id)
-        + struct.pack(">iiiii", seq & 0x7FFFFFFF, width, height, part, parts)
-    )
+    return _HEADER_HEAD + string(source_id) + _HEADER_INTS.pack(seq & 0x7FFFFFFF, width, height, part, parts)
 
 
 def _body_message(slot: int, score: float, landmarks: np.ndarray, world: np.ndarray) -> bytes:
@@ -177,44 +168,35 @@ def encode_stream(
     With ``key`` each ends with its signature (:func:`sign`). Raises ``ValueError`` when one body
     does not fit ``max_datagram`` bytes or the frame would take more than :data:`MAX_PARTS` datagrams.
     """
-    head = _BUNDLE_HEAD + _ntp(wall_time(poses.t_capture))
+    head = BUNDLE + timetag(wall_time(poses.t_capture))
     header_size = len(head) + 4 + len(_frame_message(source_id, 0, 0, 0, 0, 0))
     header_size += _SIG_SIZE if key is not None else 0
     groups: list[list[bytes]] = [[]]
     size = header_size
     for body in poses.bodies:
-        element = _element(_body_message(body.slot, body.score, body.landmarks, body.world))
-        if header_size + len(element) > max_datagram:
-            raise ValueError(
-                f"max_datagram: one body needs {header_size + len(element)} bytes, got {max_datagram}"
-            )
-        if groups[-1] and size + len(element) > max_datagram:
+        el = element(_body_message(body.slot, body.score, body.landmarks, body.world))
+        if header_size + len(el) > max_datagram:
+            need = header_size + len(el)
+            raise ValueError(f"max_datagram: one body needs {need} bytes, got {max_datagram}")
+        if groups[-1] and size + len(el) > max_datagram:
             groups.append([])
             size = header_size
-        groups[-1].append(element)
-        size += len(element)
+        groups[-1].append(el)
+        size += len(el)
     if len(groups) > MAX_PARTS:
         raise ValueError(f"a frame may take at most {MAX_PARTS} datagrams, this one needs {len(groups)}")
     datagrams = [
         head
-        + _element(_frame_message(source_id, poses.seq, poses.width, poses.height, part, len(groups)))
+        + element(_frame_message(source_id, poses.seq, poses.width, poses.height, part, len(groups)))
         + b"".join(group)
         for part, group in enumerate(groups)
     ]
     return datagrams if key is None else [d + sign(d, key) for d in datagrams]
 
 
-_BUNDLE_HEAD = b"#bundle\x00"
 # the signature element without its 16 bytes: size, address, type tags, blob length
-_SIG_HEAD = (
-    struct.pack(">i", 28 + SIG_BYTES)
-    + _osc_string(SIG_ADDRESS)
-    + _osc_string(",b")
-    + struct.pack(">i", SIG_BYTES)
-)
+_SIG_HEAD = element(header(SIG_ADDRESS, "b") + blob(bytes(SIG_BYTES)))[:-SIG_BYTES]
 _SIG_SIZE = len(_SIG_HEAD) + SIG_BYTES
-_HEADER_HEAD = _osc_string(FRAME_ADDRESS) + _FRAME_TAGS
-_HEADER_INTS = struct.Struct(">iiiii")
 _I32 = struct.Struct(">i")
 _BODY_SIZE = len(_BODY_PREFIX) + 8 + 4 * BODY_FLOATS
 _BODY_VALUES = np.dtype([("slot", ">i4"), ("score", ">f4"), ("floats", ">f4", (BODY_FLOATS,))])
@@ -278,7 +260,7 @@ def _check_header(part: _Part) -> _Part:
 def _decode_fast(data: bytes) -> _Part | None:
     """The exact layout :func:`encode_stream` writes, read directly; None for anything else."""
     n = len(data)
-    if n < 20 or not data.startswith(_BUNDLE_HEAD):
+    if n < 20 or not data.startswith(BUNDLE):
         return None
     start = 20
     end = start + _I32.unpack_from(data, 16)[0]
@@ -306,7 +288,7 @@ def _decode_fast(data: bytes) -> _Part | None:
         pos += 4 + _BODY_SIZE
         if len(values) > MAX_BODIES:
             raise _OutOfRange(f"expected at most {MAX_BODIES} bodies in a frame, got more")
-    t_wall = float(osc_types.get_date(data, 8)[0])
+    t_wall = read_timetag(data, 8)
     bodies = [_body(int(v["slot"]), float(v["score"]), v["floats"].astype(np.float32)) for v in values]
     return _Part(t_wall, source_id, seq, width, height, part, parts, bodies)
 
@@ -317,12 +299,12 @@ def _decode_bundle(data: bytes) -> _Part:
     if fast is not None:
         return _check_header(fast)
     messages = parse_datagram(data)  # raises MalformedDatagram
-    if not data.startswith(_BUNDLE_HEAD) or not messages:
+    if not data.startswith(BUNDLE) or not messages:
         raise _NotStream("expected a bundle with a /perform/stream/frame header")
-    t_wall, header = messages[0]
-    args: list[Any] = header.params
-    if header.address != FRAME_ADDRESS or [type(a) for a in args] != [str, int, int, int, int, int]:
-        raise _NotStream(f"expected {FRAME_ADDRESS} ,siiiii first, got {header.address} {len(args)} args")
+    t_wall, first = messages[0]
+    args: list[Any] = first.params
+    if first.address != FRAME_ADDRESS or [type(a) for a in args] != [str, int, int, int, int, int]:
+        raise _NotStream(f"expected {FRAME_ADDRESS} ,siiiii first, got {first.address} {len(args)} args")
     if len(messages) - 1 > MAX_BODIES:
         raise _OutOfRange(f"expected at most {MAX_BODIES} bodies in a frame, got {len(messages) - 1}")
     source_id, seq, width, height, part, parts = args

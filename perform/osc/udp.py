@@ -1,4 +1,9 @@
-"""Non-blocking UDP out: one socket per address family, target names looked up off the stage's thread."""
+"""Non-blocking UDP out: one send loop, one socket per address family, names looked up off the stage's thread.
+
+Every sender of the OSC package (OSC out, status, the pose stream, the control server's replies)
+sends through :func:`send`: a full send buffer or a failed send costs that datagram, counted and
+reported, never raised into the show.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +19,48 @@ from perform.osc.config import Target
 
 #: Wait before looking a name up again after it failed.
 RESOLVE_RETRY_S = 5.0
+
+
+@dataclass
+class SendCounts:
+    """Datagrams and bytes sent; datagrams a full send buffer refused; sends that failed otherwise."""
+
+    datagrams: int = 0
+    bytes: int = 0
+    send_errors: int = 0
+    would_block: int = 0
+
+
+def send(
+    sock: socket.socket,
+    address: Any,
+    datagrams: Iterable[bytes],
+    counts: SendCounts | None,
+    on_error: Callable[[OSError], None],
+) -> int:
+    """Send each datagram to ``address`` on a non-blocking socket; returns how many went.
+
+    A datagram that cannot go (``BlockingIOError``: the send buffer is full, or another
+    ``OSError``) is counted in ``counts`` and handed to ``on_error``; nothing is raised.
+    """
+    sent = 0
+    for data in datagrams:
+        try:
+            sock.sendto(data, address)
+        except BlockingIOError as exc:
+            if counts is not None:
+                counts.would_block += 1
+            on_error(exc)
+        except OSError as exc:
+            if counts is not None:
+                counts.send_errors += 1
+            on_error(exc)
+        else:
+            sent += 1
+            if counts is not None:
+                counts.datagrams += 1
+                counts.bytes += len(data)
+    return sent
 
 
 @dataclass
@@ -78,6 +125,17 @@ class UdpOut:
             self.report_error(f"{d.target.label}: cannot resolve {d.target.host!r}: {exc}")
         finally:
             d.resolving = False
+
+    def send(self, d: Destination, datagrams: Iterable[bytes], counts: SendCounts | None = None) -> int:
+        """:func:`send` to a ready destination; each failure is reported with the target's label."""
+
+        def failed(exc: OSError) -> None:
+            if isinstance(exc, BlockingIOError):
+                self.report_error(f"{d.target.label}: send buffer full, datagram dropped")
+            else:
+                self.report_error(f"{d.target.label}: {exc.strerror or exc}")
+
+        return send(self.socket(d.family), d.address, datagrams, counts, failed)
 
     def close(self) -> None:
         for sock in self.sockets.values():

@@ -43,6 +43,8 @@ class Stage(ABC):
 
     #: Longest one step may take once the stage has produced output (None: not watched).
     stall_budget_s: float | None = None
+    #: ``stall_budget_s`` as a multiple of the pipeline's budget (a show's ``stages.stall_budget_s``).
+    stall_budget_scale: float | None = None
 
     def __init__(self, name: str, stats: Stats) -> None:
         self.name = name

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from perform.audio.analysis import AudioFeatures
 from perform.control import Value
+from perform.mapping import Smoother, ValueMap, map_value
 from perform.pipeline import Frame
 from perform.render.config import Binding
 from perform.style.types import Styled
@@ -30,11 +31,17 @@ class Inputs:
 
 
 class Bound:
-    """One binding's running value: mapped, clamped, smoothed; event pulses decay."""
+    """One binding's running value, mapped and smoothed as a :class:`ValueMap`; event pulses decay."""
 
     def __init__(self, binding: Binding) -> None:
         self.b = binding
+        (i0, i1), (o0, o1) = binding.range, binding.to
+        self.map = ValueMap(
+            in_lo=i0, in_hi=i1, out_lo=o0, out_hi=o1, clamp=binding.clamp, smoothing_s=binding.smooth_s
+        )
         self.value: float | None = None
+        self._smoother = Smoother()
+        self._t = 0.0  # the sum of the frames' dt: the smoothing's clock
         self._pulse_t = -math.inf
 
     def update(self, inputs: Inputs, dt: float) -> float:
@@ -51,14 +58,8 @@ class Bound:
             x = max(0.0, 1.0 - (inputs.now - self._pulse_t) / b.decay_s)
         else:
             x = inputs.features.get(src, b.default)
-        (i0, i1), (o0, o1) = b.range, b.to
-        y = o0 + (x - i0) / (i1 - i0) * (o1 - o0)
-        if b.clamp:
-            y = min(max(y, min(o0, o1)), max(o0, o1))
-        if self.value is None or b.smooth_s == 0.0:
-            self.value = y
-        else:
-            self.value += (y - self.value) * (1.0 - math.exp(-dt / b.smooth_s))
+        self._t += dt
+        self.value = map_value(self.map, x, smoother=self._smoother, t=self._t)
         return self.value
 
 

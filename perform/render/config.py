@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from perform.schema import Model, _resolve
+from perform.schema import Model, resolve_path
 
 BlendMode = Literal["normal", "add", "screen", "multiply", "overlay", "difference", "lighten", "darken"]
 Fit = Literal["stretch", "cover", "contain"]
@@ -157,28 +157,6 @@ class SceneTrigger(Model):
     scene: str = Field(min_length=1, description="Scene to switch to.")
 
 
-class InputLoss(Model):
-    """What the picture and OSC do when the camera or the tracking is lost."""
-
-    hold_s: float = Field(1.0, ge=0, le=600, description="Camera lost: keep the last image this long ...")
-    fade_s: float = Field(1.0, ge=0, le=60, description="... then fade to the fallback over this long.")
-    fallback: str = Field(
-        "black", min_length=1, description="`black`, or the name of a scene to show (an idle scene)."
-    )
-    stale_s: float = Field(
-        0.2, gt=0, le=60, description="Poses older than this are stale: bodies and features start to fade."
-    )
-    neutral_s: float = Field(
-        0.5, ge=0, le=60, description="Stale poses fade out and features fade to 0 over this long."
-    )
-
-    def keep(self, age: float) -> float | None:
-        """How much of poses ``age`` seconds old to keep (1..0); None while they are not stale."""
-        if age <= self.stale_s:
-            return None
-        return 0.0 if self.neutral_s == 0 else max(0.0, 1.0 - (age - self.stale_s) / self.neutral_s)
-
-
 class Render(Model):
     """The stage picture: scenes drawn with OpenGL to a window, a video file, or both."""
 
@@ -208,11 +186,9 @@ class Render(Model):
     record: Path | None = Field(None, description="Write what is drawn to this video file (H.264 .mp4).")
     screenshots: Path = Field(Path("out/screenshots"), description="Folder for screenshots (key s, cue).")
 
-    _resolve_paths = field_validator("record", "screenshots")(
-        lambda v, info: None if v is None else _resolve(v, info)
-    )
+    _resolve_paths = field_validator("record", "screenshots")(resolve_path)
     _resolve_folders = field_validator("folders", "scene_files")(
-        lambda v, info: [_resolve(p, info) for p in v]
+        lambda v, info: [resolve_path(p, info) for p in v]
     )
 
     @model_validator(mode="after")

@@ -19,6 +19,7 @@ from perform.errors import ConfigError, PerformError
 from perform.render.config import SceneFile
 from perform.render.gl import ShaderError, compile_fragment
 from perform.resources import resource_folder
+from perform.schema import load_model
 
 log = logging.getLogger(__name__)
 
@@ -150,8 +151,6 @@ def shader_library(ctx: moderngl.Context, folders: list[Path]) -> Library[modern
 
 
 def scene_library(folders: list[Path]) -> Library[SceneFile]:
-    from perform.show.loader import load_model
-
     return Library(folders, ".yaml", lambda path: load_model(path, SceneFile))
 
 

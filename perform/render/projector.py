@@ -17,9 +17,10 @@ from perform.pipeline import EventLog, Frame, Slot, Stats
 from perform.pipeline.ratelog import RateLimitedLog
 from perform.pipeline.stats import LatencyHistogram
 from perform.render.bindings import Inputs
-from perform.render.config import InputLoss, Render
+from perform.render.config import Render
 from perform.render.output import Headless, Output, ProjectorWindow
 from perform.render.renderer import Renderer
+from perform.schema import InputLoss
 from perform.style.types import Styled
 from perform.vision.types import Poses
 
@@ -106,6 +107,11 @@ class Projector:
             except PerformError as exc:
                 log.warning("render: %s; drawing headless", exc)
         return Headless()
+
+    @property
+    def drawn(self) -> dict[str, int]:
+        """The frame numbers (``seq``) of the newest ``frame`` and ``poses`` drawn (-1: none yet)."""
+        return dict(self._seen)
 
     def tick(self) -> None:
         """Handle commands, cues and triggers, then draw one frame from the newest inputs."""

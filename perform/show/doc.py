@@ -61,11 +61,11 @@ def _type_name(annotation: Any) -> str:
 
 
 def _title(model: type[BaseModel]) -> str:
-    return model.__name__
+    return model.model_config.get("title") or model.__name__
 
 
 def _anchor(model: type[BaseModel]) -> str:
-    return model.__name__.lower()
+    return _title(model).lower()
 
 
 def _default(field: Any) -> str:

@@ -10,12 +10,12 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from perform.capture.files import IMAGE_EXTENSIONS
 from perform.errors import ConfigError
 from perform.schema import SourceBase
 from perform.show.models import SourceConfig
 
 VIDEO_EXTENSIONS = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"}
-IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 _SIZE = re.compile(r"^(?:(\d+)x(\d+))?(?:@(\d+(?:\.\d+)?))?$")
 _ADAPTER: TypeAdapter[SourceConfig] = TypeAdapter(SourceConfig)
 

@@ -7,7 +7,7 @@ from abc import ABC, abstractmethod
 import numpy as np
 
 from perform.quiet import quiet_stderr
-from perform.show.models import Pose as PoseConfig
+from perform.vision.config import PoseConfig
 from perform.vision.types import Detection
 
 

@@ -1,9 +1,11 @@
 """Movement features per performer and for the whole stage, computed each frame from tracked bodies.
 
-:data:`FEATURES` documents every feature: what it measures, its unit, the range that
-:func:`normalise` maps onto 0..1 (for OSC to Ableton and shader uniforms), and whether it is
-per person or for the stage. Names in :meth:`FeatureExtractor.update`'s result are
-``p{slot}.{name}`` per person, ``stage.{name}`` for the stage, and ``people``.
+:data:`FEATURES` documents every body feature: what it measures, its unit, the range that
+:func:`~perform.pipeline.features.normalise` maps onto 0..1 (for OSC to Ableton and shader
+uniforms), and whether it is per person or for the stage; both it and :data:`FLOOR_FEATURES` are
+in :data:`~perform.pipeline.features.REGISTRY` once this module is imported. Names in
+:meth:`FeatureExtractor.update`'s result are ``p{slot}.{name}`` per person, ``stage.{name}`` for
+the stage, and ``people``.
 
 Lengths are in *body heights*: the person's standing height, estimated from their torso and leg
 segment lengths, so a value does not depend on how far from the camera they stand. Image
@@ -25,29 +27,13 @@ value otherwise. No feature is ever NaN or infinite.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 
+from perform.pipeline.features import PERSON, REGISTRY, STAGE, FeatureInfo
 from perform.vision.types import LM, NUM_LANDMARKS, Body
-
-PERSON = "person"
-STAGE = "stage"
-
-
-@dataclass(frozen=True, slots=True)
-class FeatureInfo:
-    """One feature: what it means, its unit, the range ``lo..hi`` mapped onto 0..1, its scope."""
-
-    description: str
-    unit: str
-    lo: float
-    hi: float
-    scope: str  # PERSON | STAGE
-    #: Value before the feature could first be measured (a neutral pose).
-    default: float = 0.0
 
 
 def _p(description: str, unit: str, lo: float, hi: float, default: float = 0.0) -> FeatureInfo:
@@ -177,36 +163,9 @@ FLOOR_FEATURES: dict[str, FeatureInfo] = {
 }
 _COL = {name: i for i, name in enumerate(PERSON_FEATURES)}
 _DEFAULTS = np.array([FEATURES[n].default for n in PERSON_FEATURES])
-_PERSON_NAME = re.compile(r"p\d+\.(\w+)")
 
-
-#: Stage features other stages add (audio), registered when those stages are built.
-_REGISTERED: dict[str, FeatureInfo] = {}
-
-
-def register_features(features: dict[str, FeatureInfo]) -> None:
-    """Make other stages' features (``audio.level``...) known to OSC, MIDI and rules."""
-    _REGISTERED.update(features)
-
-
-def feature_info(name: str) -> FeatureInfo:
-    """The registry entry for an emitted name (``p3.energy``, ``stage.spread``, ``people``)."""
-    info = FEATURES.get(name) or _REGISTERED.get(name)
-    if info is None or info.scope != STAGE:
-        m = _PERSON_NAME.fullmatch(name)
-        info = (FEATURES.get(m.group(1)) or FLOOR_FEATURES.get(m.group(1))) if m else None
-        if info is None or info.scope != PERSON:
-            raise KeyError(f"unknown feature {name!r}: expected p<slot>.<name>, stage.<name> or people")
-    return info
-
-
-def normalise(name: str, value: float) -> float:
-    """``value`` of feature ``name`` mapped from its documented range onto 0..1, clamped (NaN -> 0)."""
-    info = feature_info(name)
-    u = (value - info.lo) / (info.hi - info.lo)
-    if not math.isfinite(u):
-        return 0.0 if math.isnan(u) else float(u > 0)
-    return min(1.0, max(0.0, u))
+REGISTRY.register(FEATURES)
+REGISTRY.register(FLOOR_FEATURES)
 
 
 def features_markdown() -> str:

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from perform.pipeline import EventLog, Frame
-from perform.show.models import Pose as PoseConfig
+from perform.vision.config import PoseConfig
 from perform.vision.features import FeatureExtractor
 from perform.vision.filters import OneEuro
 from perform.vision.tracker import SlotTracker

@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 
 from perform.capture.files import read_image
-from perform.show.models import Pose as PoseConfig
 from perform.vision.base import make_backend
+from perform.vision.config import PoseConfig
 from perform.vision.draw import draw_bodies, slot_color
 from perform.vision.types import LANDMARK_NAMES, Detection
 
