@@ -323,6 +323,8 @@ class StyleStage(ProcessStage[Poses, Styled]):
     A poses item without a frame (a replayed take) produces nothing.
     """
 
+    stall_budget_scale = 5.0  # a style step is slower than a pose step
+
     def __init__(self, stats: Stats, source: Slot[Poses], output: Slot[Styled] | None, config: StyleConfig,
                  controls: Controls | None = None, *, stylizer: Stylizer | None = None,
                  clock: Callable[[], float] = time.monotonic, name: str = "style") -> None:  # fmt: skip
