@@ -419,8 +419,8 @@ def test_a_show_with_style_runs_the_shipped_model_on_the_performer(tmp_path):
     import cv2
     import skimage.data
 
-    from perform.runtime import ShowPipeline
     from perform.capture.config import ImageSource
+    from perform.runtime import ShowPipeline
     from perform.show.models import Control, Show
     from perform.style.config import StyleConfig
 
