@@ -33,19 +33,19 @@ import numpy as np
 
 from perform.quiet import quiet_stderr
 from perform.vision.base import make_backend
-from perform.vision.config import PoseConfig
-from perform.vision.detail import DetailConfig, DetailEstimator
+from perform.vision.config import DetailConfig, PoseConfig
+from perform.vision.detail import DetailEstimator
 from perform.vision.perception import Perception
 
 VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
 
 #: Detail options compared: name -> DetailConfig fields.
 VARIANTS: dict[str, dict] = {
-    "hands + face": dict(hands=True, face=True),
+    "hands + face": dict(hands=True, face=True, every=1),
     "hands + face, every 2nd frame": dict(hands=True, face=True, every=2),
-    "hands + face, full hand model": dict(hands=True, face=True, hand_model="full"),
+    "hands + face, full hand model": dict(hands=True, face=True, hand_model="full", every=1),
     "hands + face, full, every 2nd": dict(hands=True, face=True, hand_model="full", every=2),
-    "face only": dict(face=True),
+    "face only": dict(face=True, every=1),
 }
 
 

@@ -68,11 +68,35 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("config", type=Path)
     check.add_argument("--source", metavar="SRC", help="check with this source instead")
 
-    pose = sub.add_parser("pose", help="find the people in a still image")
-    pose.add_argument("image", type=Path)
-    pose.add_argument("--json", action="store_true", help="print JSON (landmark names, x, y, z, visibility)")
+    pose = sub.add_parser("pose", help="find the people in an image, a folder of images, a video or a take")
     pose.add_argument(
-        "--out", type=Path, metavar="IMAGE", help="write the image with skeletons and masks drawn"
+        "image",
+        type=Path,
+        nargs="?",
+        metavar="INPUT",
+        help="an image, a folder of images, a video or a .take",
+    )
+    pose.add_argument(
+        "--json",
+        nargs="?",
+        const=True,
+        default=False,
+        metavar="FILE",
+        help="print JSON (landmark names, x, y, z, visibility); a video, folder or take: JSON Lines, "
+        "one object a frame, to FILE if given",
+    )
+    pose.add_argument(
+        "--out",
+        type=Path,
+        metavar="IMAGE",
+        help="write the image with skeletons and masks drawn (a video: OUT.mp4; a folder: a folder)",
+    )
+    pose.add_argument(
+        "--csv", type=Path, metavar="FILE", help="one row per frame and performer (docs/offline.md)"
+    )
+    pose.add_argument("--features", action="store_true", help="add the movement features to --csv/--json")
+    pose.add_argument(
+        "--events", action="store_true", help="write the events that fired to FILE.events.csv (or .jsonl)"
     )
     pose.add_argument(
         "--max-people", type=int, default=10, metavar="N", help="look for up to N people (default 10)"
@@ -80,16 +104,20 @@ def build_parser() -> argparse.ArgumentParser:
     pose.add_argument(
         "--min-confidence", type=float, default=0.5, metavar="C", help="detection threshold 0..1"
     )
+    pose.add_argument("--hands", action="store_true", help="find each person's hands too (21 landmarks each)")
+    pose.add_argument("--face", action="store_true", help="find each person's face too (named face points)")
 
     # each package adds its own subcommand; its command module imports the heavy parts (torch,
     # the pose backends) only inside the command, so `perform --version` stays light
     from perform.audio.cli import add_audio_parser
     from perform.events.cli import add_teach_parser
+    from perform.offline.cli import add_plot_parser
     from perform.style.cli import add_style_parser
 
     add_teach_parser(sub)
     add_audio_parser(sub)
     add_style_parser(sub)
+    add_plot_parser(sub)
 
     devices = sub.add_parser("devices", help="list cameras, audio inputs, displays and MIDI ports")
     devices.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -103,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--only",
         metavar="SECTION[,SECTION]",
-        help="run only these sections: core, pose, pose_distance, style, render, window, audio, osc, "
+        help="run only these sections: core, pose, pose_distance, hands, style, render, window, audio, osc, "
         "end_to_end, end_to_end_render",
     )
     return parser
@@ -142,6 +170,10 @@ def main(argv: list[str] | None = None) -> int:
             from perform.style.cli import cmd_style
 
             return cmd_style(args, console)
+        if args.command == "plot":
+            from perform.offline.cli import cmd_plot
+
+            return cmd_plot(args, console)
         if args.command == "teach":
             from perform.events.cli import cmd_teach
 
@@ -171,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
 def _load(config: Path, source: str | None, fast: bool = False):  # -> Show
     from perform.show import load_show, parse_source
 
-    show = load_show(config)
+    show = load_show(config, inputs=source is None)
     if source is not None:
         show = show.model_copy(update={"source": parse_source(source, keep=show.source)})
     if fast:
@@ -284,16 +316,32 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_pose(args: argparse.Namespace, console: Console) -> int:
-    from perform.vision.still import as_json, detect_image, draw, write_image
+    from perform.offline.run import input_kind
+    from perform.vision.still import as_json, detail_lines, detect_image, draw, write_image
     from perform.vision.types import LANDMARK_NAMES
 
     if args.max_people < 1 or not 0.0 <= args.min_confidence <= 1.0:
         raise PerformError("--max-people must be 1 or more and --min-confidence within 0..1")
-    image, people = detect_image(args.image, args.max_people, args.min_confidence)
+    if args.image is None and isinstance(args.json, str):  # `perform pose --json photo.jpg`
+        args.image, args.json = Path(args.json), True
+    if args.image is None:
+        raise PerformError("pose: expected an INPUT: an image, a folder of images, a video or a take")
+    kind = input_kind(args.image)
+    if kind != "image":
+        from perform.offline.cli import cmd_analyse
+
+        return cmd_analyse(args, console, kind)
+    if args.csv is not None or args.features or args.events or isinstance(args.json, str):
+        raise PerformError(
+            f"{args.image}: --csv, --json FILE, --features and --events are for videos, folders and takes"
+        )
+    image, people = detect_image(
+        args.image, args.max_people, args.min_confidence, hands=args.hands, face=args.face
+    )
     if args.out is not None:
         write_image(args.out, draw(image, people))
     if args.json:
-        print(json.dumps(as_json(args.image, image, people), indent=1))
+        print(json.dumps(as_json(args.image, image, people, args.hands, args.face), indent=1))
     else:
         h, w = image.shape[:2]
         console.print(f"{args.image}: {w}x{h}, {len(people)} people", highlight=False)
@@ -306,6 +354,8 @@ def cmd_pose(args: argparse.Namespace, console: Console) -> int:
                     f"  ({x * w:6.0f}, {y * h:6.0f}) px",
                     highlight=False,
                 )
+            for line in detail_lines(person, w, h, args.hands, args.face):
+                console.print(line, highlight=False)
     if args.out is not None:
         console.print(f"drawn to {args.out}", highlight=False)
     return EXIT_OK

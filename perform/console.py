@@ -49,11 +49,16 @@ def setup_logging(console: Console, level: int = logging.INFO) -> WarningLog:
 
 
 def status_table(pipeline: Pipeline, title: str) -> Table:
-    """One row per stage: state, rate, frames, drops, errors, latency from capture."""
+    """One row per stage: state, rate, frames, drops, errors, latency from capture.
+
+    The percentiles cover the whole run so far, as the summary at the end does: the live p95
+    early in a show (models loading) reads higher than the final one. A stage that waits for a
+    cue (``idle``, the take recorder) and has handed nothing on shows ``-`` for its rate.
+    """
     table = Table(
         title=title,
         title_justify="left",
-        caption="latency in ms from capture",
+        caption="latency in ms from capture, percentiles over the whole run so far",
         caption_justify="left",
         box=box.SIMPLE_HEAD,
     )
@@ -65,10 +70,11 @@ def status_table(pipeline: Pipeline, title: str) -> Table:
         style = {"running": "green", "recording": "bold red", "stalled": "bold red", "ended": "yellow"}.get(
             s.state, ""
         )
+        waiting = s.state == "idle" and s.frames == 0
         table.add_row(
             s.name,
             Text(s.state, style=style),
-            f"{s.rate.rate(now):.1f}",
+            "-" if waiting else f"{s.rate.rate(now):.1f}",
             str(s.frames),
             str(s.dropped),
             str(s.errors),
@@ -131,6 +137,9 @@ class StatusDisplay:
             self._last_plain = now
             parts = []
             for s in self.pipeline.stats:
+                if s.state == "idle" and s.frames == 0:
+                    parts.append(f"{s.name} idle")
+                    continue
                 lat = s.latency.summary_ms()
                 parts.append(f"{s.name} {s.rate.rate(now):.1f} fps p95 {lat['p95']:.1f} ms drop {s.dropped}")
             self.console.print(
@@ -145,8 +154,11 @@ class StatusDisplay:
         parts: list[Table | Text] = [
             status_table(self.pipeline, f"{self.title}  {elapsed:6.1f} s  (Ctrl-C stops)")
         ]
+        # no_wrap=False: a long warning wraps onto the next line rather than being cut at the edge
         if self.detail is not None:
-            parts.append(Text("\n".join(self.detail())))
+            parts.append(Text("\n".join(self.detail()), no_wrap=False, overflow="fold"))
         if self.warnings is not None and self.warnings.recent:
-            parts.append(Text("\n".join(self.warnings.recent), style="yellow"))
+            parts.append(
+                Text("\n".join(self.warnings.recent), style="yellow", no_wrap=False, overflow="fold")
+            )
         return Group(*parts)

@@ -7,6 +7,11 @@ consumer: the render loop's scene cues never share room with the events stage's 
 neither shares room with parameters. Everything is bounded: a full queue refuses the new cue and
 counts it, and the parameter store holds at most :attr:`Controls.MAX_NAMES` names of at most
 :data:`MAX_NAME` characters, each value at most :data:`MAX_VALUE` characters.
+
+A cue that would do nothing (a scene or event the show does not have, an index out of range, a
+cue nothing in the show acts on) is refused with its reason, by the checks a show registers
+(:meth:`Controls.check`). Every cue's outcome is counted and the last few are kept for the
+operator's status (:attr:`Controls.recent`).
 """
 
 from __future__ import annotations
@@ -14,10 +19,11 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from perform.errors import BadName
+from perform.errors import BadName, PerformError
 
 Value = float | int | str | bool
 
@@ -31,6 +37,8 @@ CUE_CAPACITY = 32
 ALL_CAPACITY = 256
 #: Longest scene name, take name or event pattern a cue may carry.
 MAX_CUE_NAME = 64
+#: Cue outcomes kept for the operator's status.
+RECENT_CUES = 5
 
 # Letters, digits, _ and then also space . + -: no path separator, never a leading dot.
 _NAME = re.compile(r"[^\W][\w .+-]*")
@@ -74,6 +82,42 @@ class Cue:
     args: tuple[Value, ...] = ()
     source: str = ""
     t: float = field(default_factory=time.monotonic)
+
+
+class CueRefused(PerformError):
+    """A cue that would do nothing; ``kind`` names why (``unknown_scene``, ``unknown_event``,
+    ``out_of_range``, ``unheard``), the message says it for the operator."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+#: A show's check of one cue name: returns what the cue will do, or raises :class:`CueRefused`.
+CueCheck = Callable[[Cue], str]
+
+
+@dataclass(frozen=True, slots=True)
+class CueOutcome:
+    """What became of a cue: ``kind`` is ``applied``, ``dropped`` (its queue was full) or why it
+    was refused; ``detail`` says what it did or why not. True when applied."""
+
+    cue: Cue
+    kind: str
+    detail: str
+    at: str = field(default_factory=lambda: time.strftime("%H:%M:%S"))
+
+    def __bool__(self) -> bool:
+        return self.kind == "applied"
+
+    def line(self) -> str:
+        """One line for the operator: ``19:02:01 scene intro: refused: no scene 'intro' ...``."""
+        args = " ".join(str(a) for a in self.cue.args)
+        what = f"{self.cue.name} {args}".strip()
+        if self:
+            return f"{self.at} {what}: {self.detail}"
+        verdict = "dropped" if self.kind == "dropped" else "refused"
+        return f"{self.at} {what}: {verdict}: {self.detail}"
 
 
 class CueQueue:
@@ -126,6 +170,11 @@ class Controls:
         self._queues: list[CueQueue] = []
         self.refused = 0  # parameters refused: store full, name or value too long
         self.unheard = 0  # cues no consumer listens to
+        self._checks: dict[str, CueCheck] = {}
+        #: The last few cues' outcomes, oldest first.
+        self.recent: deque[CueOutcome] = deque(maxlen=RECENT_CUES)
+        #: Cues by outcome: ``applied``, ``dropped`` and each refusal kind.
+        self.outcomes: Counter[str] = Counter()
 
     def set(self, name: str, value: Value) -> bool:
         """Set a parameter; False (counted in ``refused``) when the store is full of other names or
@@ -146,14 +195,37 @@ class Controls:
         with self._lock:
             return dict(self._values)
 
-    def cue(self, name: str, *args: Value, source: str = "") -> bool:
-        """Hand a cue to every queue that wants it; False when one of them was full (or none wants it)."""
+    def check(self, name: str, check: CueCheck) -> None:
+        """Check every cue ``name`` with ``check`` before it is queued (a show knows its scenes)."""
+        with self._lock:
+            self._checks[name] = check
+
+    def cue(self, name: str, *args: Value, source: str = "") -> CueOutcome:
+        """Hand a cue to every queue that wants it; the outcome is true when it was applied, false
+        when its check refused it, no consumer wants it, or a queue was full."""
         cue = Cue(name, tuple(args), source)
         with self._lock:
             queues = [q for q in self._queues if q.wants(name)]
+            check = self._checks.get(name)
             if not queues:
                 self.unheard += 1
-        return bool(queues) and all([q.put(cue) for q in queues])
+        try:
+            if not queues:
+                raise CueRefused("unheard", f"nothing in this show acts on {name} cues")
+            detail = check(cue) if check is not None else "queued"
+        except CueRefused as exc:
+            return self._record(CueOutcome(cue, exc.kind, str(exc)))
+        if not all([q.put(cue) for q in queues]):
+            return self._record(
+                CueOutcome(cue, "dropped", "its queue is full (is someone flooding the cues?)")
+            )
+        return self._record(CueOutcome(cue, "applied", detail))
+
+    def _record(self, outcome: CueOutcome) -> CueOutcome:
+        with self._lock:
+            self.recent.append(outcome)
+            self.outcomes[outcome.kind] += 1
+        return outcome
 
     def listen(self, *names: str, capacity: int | None = None) -> CueQueue:
         """A queue of the cues named (none: every cue) published from now on."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import errno
+import fnmatch
 import gc
 import json
 import logging
@@ -26,11 +28,13 @@ from perform.audio.analysis import AudioFeatures, audio_features
 from perform.audio.input import AudioStage
 from perform.capture import CaptureStage, Transform, make_source
 from perform.console import StatusDisplay, WarningLog, status_table
-from perform.control import Controls
+from perform.control import Controls, Cue, CueRefused
 from perform.errors import PerformError
+from perform.events.config import EventsConfig
 from perform.events.stage import EventStage
 from perform.events.types import Event
 from perform.midi.out import MidiOutStage
+from perform.osc.config import loops_back
 from perform.osc.doc import describe, describe_status
 from perform.osc.out import OscOutStage
 from perform.osc.remote import RemoteSourceStage, StreamOutStage
@@ -48,6 +52,7 @@ from perform.vision.types import PersonEvent, Poses
 
 if TYPE_CHECKING:
     from perform.render.projector import Projector
+    from perform.render.renderer import Renderer
     from perform.style.stage import StyleStage
 
 log = logging.getLogger(__name__)
@@ -178,6 +183,9 @@ class ShowPipeline(Pipeline):
         )
         takes = show.control.takes
         self.add(TakeRecorder(self.stats, self.poses, take_path, take_masks, show.name, self.controls, takes))
+        check = event_check(show.events)
+        self.controls.check("events.arm", check)
+        self.controls.check("events.disarm", check)
 
     def _add_osc(self) -> OscOutStage | None:
         osc = self.show.osc
@@ -336,7 +344,7 @@ class ShowMonitor:
         self.poll()
         poses = self.pipeline.poses.latest()
         if poses is None:
-            return []
+            return self.cue_lines()
         f = poses.features
         people = [
             f"p{b.slot} energy {f.get(f'p{b.slot}.energy_level', 0.0):.2f} "
@@ -344,7 +352,11 @@ class ShowMonitor:
             for b in poses.bodies
         ]
         head = f"people {len(poses.bodies)}" + ("  " + " | ".join(people) if people else "")
-        return [head, *(["events: " + ", ".join(self.recent)] if self.recent else [])]
+        return [head, *(["events: " + ", ".join(self.recent)] if self.recent else []), *self.cue_lines()]
+
+    def cue_lines(self) -> list[str]:
+        """The last few cues received, each with what it did or why it was refused."""
+        return [f"cue {o.line()}" for o in self.pipeline.controls.recent]
 
     def summary(self) -> str:
         self.poll()
@@ -466,8 +478,11 @@ def run_show(show: Show, options: RunOptions, console: Console, warnings: Warnin
         show = show.model_copy(
             update={"control": show.control.model_copy(update={"takes": options.show_dir / takes})}
         )
+    show = without_own_port(show)
     pipeline = ShowPipeline(show, options.take_path, options.take_masks)
     projector = make_projector(pipeline, show, options) if show.render.enabled else None
+    if projector is not None:
+        pipeline.controls.check("scene", scene_check(projector.renderer))
     preview = make_preview(pipeline, show, options) if projector is None else None
     monitor = ShowMonitor(pipeline)
     with StopSignals() as signals:
@@ -509,6 +524,78 @@ def run_show(show: Show, options: RunOptions, console: Console, warnings: Warnin
         write_stats(stats_path, report)
         console.print(f"stats written to {stats_path}")
     return 0
+
+
+def without_own_port(show: Show) -> Show:
+    """``show`` without the OSC targets aimed at its own cue port, each left out with a warning:
+    perform would hear itself, thousands of unknown addresses a second."""
+    c = show.control
+    if not (c.enabled and show.osc.enabled):
+        return show
+    keep = []
+    for t in show.osc.targets:
+        if loops_back(t.host, t.port, c.host, c.port):
+            log.warning(
+                "osc target %s:%d is perform's own cue port (control.port %d): not sent there, perform "
+                "would hear itself; send to another port (TouchDesigner's OSC In CHOP: 7000, say)",
+                t.host,
+                t.port,
+                c.port,
+            )
+        else:
+            keep.append(t)
+    if len(keep) == len(show.osc.targets):
+        return show
+    return show.model_copy(update={"osc": show.osc.model_copy(update={"targets": keep})})
+
+
+def event_check(config: EventsConfig) -> Callable[[Cue], str]:
+    """The check of ``events.arm`` and ``events.disarm`` cues: a name or pattern that matches none
+    of the show's events is refused (``*`` always matches)."""
+    names = list(
+        dict.fromkeys(
+            [
+                *config.builtins,
+                "enter",
+                "leave",
+                *(r.name for r in config.rules),
+                *(f"zone.{z.name}" for z in config.zones),
+                *(f"zone.{z.name}.dwell" for z in config.zones),
+            ]
+        )
+    )
+    taught = config.poses.library is not None
+
+    def check(cue: Cue) -> str:
+        pattern = str(cue.args[0]) if cue.args else "*"
+        verb = "armed" if cue.name == "events.arm" else "disarmed"
+        if (taught and pattern.startswith("pose.")) or any(
+            fnmatch.fnmatchcase(n, pattern) or n.startswith(pattern + ".") for n in names
+        ):
+            return f"{verb} {pattern}"
+        shown = [n for n in names if not n.endswith(".dwell")]
+        close = difflib.get_close_matches(pattern, shown, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        known = ", ".join(shown[:12]) + (", ..." if len(shown) > 12 else "")
+        raise CueRefused("unknown_event", f"no event {pattern!r} in this show; {hint}events: {known}")
+
+    return check
+
+
+def scene_check(renderer: Renderer) -> Callable[[Cue], str]:
+    """The check of ``scene`` cues: a scene the show cannot find, or an index past its list, is
+    refused with what there is."""
+
+    def check(cue: Cue) -> str:
+        key = cue.args[0] if cue.args else ""
+        try:
+            name = renderer.scene_name(key)  # type: ignore[arg-type]
+        except PerformError as exc:
+            kind = "out_of_range" if isinstance(key, int) else "unknown_scene"
+            raise CueRefused(kind, str(exc).removeprefix("render: ")) from None
+        return f"scene {name}"
+
+    return check
 
 
 def check_stats_path(path: Path) -> None:
@@ -561,6 +648,10 @@ def make_projector(pipeline: ShowPipeline, show: Show, options: RunOptions) -> P
 
 def make_report(pipeline: ShowPipeline, show: Show) -> dict[str, object]:
     report = pipeline.stats.report("capture")
+    take = pipeline.stats.stages.get("take")
+    if take is not None and take.frames == 0 and take.errors == 0:  # no take asked for: no row
+        for key in ("dropped", "latency_ms", "errors", "restarts"):
+            report[key].pop("take", None)  # type: ignore[attr-defined]
     report["show"] = show.name
     report["source"] = pipeline.capture.source_name
     report["version"] = __version__
@@ -570,6 +661,7 @@ def make_report(pipeline: ShowPipeline, show: Show) -> dict[str, object]:
         report["osc"] = osc
     if pipeline.control is not None:
         report["control"] = dict(pipeline.control.counts)
+    report["cues"] = dict(sorted(pipeline.controls.outcomes.items()))
     if pipeline.style is not None:
         report["style"] = pipeline.style.report()
     return report

@@ -7,6 +7,7 @@ A YAML file is read with line numbers and validated by a model; a mistake is one
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -123,13 +124,25 @@ def read_yaml(path: Path) -> yaml.Node:
         context = exc.context_mark
         if exc.problem and exc.context and context is not None and context.line + 1 != line:
             problem += f" ({exc.context} on line {context.line + 1})"
-        raise ConfigError(f"YAML syntax: {problem}", path, line) from None
+        raise ConfigError(f"YAML syntax: {problem}{_quote_hint(text, line)}", path, line) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"YAML: {exc}", path) from None
     if node is None:
         raise ConfigError("the file is empty", path)
     _reject_duplicates(node, path)
     return node
+
+
+def _quote_hint(text: str, line: int | None) -> str:
+    """A hint for the commonest YAML slip: a value with a brace or a colon, not in quotes."""
+    if line is None:
+        return ""
+    source = text.splitlines()[line - 1] if 0 < line <= len(text.splitlines()) else ""
+    value = source.split("#", 1)[0].partition(": ")[2].strip()
+    if not value or value[0] in "'\"" or not re.search(r"[{}]|: ", value):
+        return ""
+    example = next((v for v in re.findall(r"[\w/.-]*\{\w+\}[\w/.-]*", value)), "/td/cue/{event}")
+    return f"; a value with {{ }} or ': ' in it must be in quotes, e.g. address: '{example}'"
 
 
 def _reject_duplicates(node: yaml.Node, path: Path) -> None:

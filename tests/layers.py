@@ -24,7 +24,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("capture", "audio"),
     ("vision", "style"),
     ("events",),
-    ("osc", "midi", "render"),
+    ("osc", "midi", "render", "offline"),
     ("show",),
     ("console", "devices"),
     ("runtime", "check"),
@@ -32,7 +32,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("cli",),
     ("__main__",),
 )
-PEERS = {("style", "vision"), ("midi", "osc")}
+PEERS = {("style", "vision")}
 RANK = {name: i for i, layer in enumerate(LAYERS) for name in layer}
 
 

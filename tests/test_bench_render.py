@@ -97,6 +97,7 @@ def _quick_but_tiny(monkeypatch):
     for name in (
         "bench_pose",
         "bench_pose_distance",
+        "bench_hands",
         "bench_style",
         "bench_audio",
         "bench_osc",

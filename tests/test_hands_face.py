@@ -14,7 +14,8 @@ import cv2
 import numpy as np
 import pytest
 
-from perform.vision.detail import Detail, DetailConfig, DetailEstimator
+from perform.vision.config import DetailConfig
+from perform.vision.detail import Detail, DetailEstimator
 from perform.vision.face import FACE_POINTS
 from perform.vision.gestures import (
     DETAIL_FEATURES,
@@ -99,7 +100,7 @@ def body_for(ann: dict) -> Body:
 
 @pytest.fixture(scope="module")
 def estimator() -> DetailEstimator:
-    return DetailEstimator(DetailConfig(hands=True, face=True))
+    return DetailEstimator(DetailConfig(hands=True, face=True, every=1))
 
 
 def detail(estimator: DetailEstimator, image: np.ndarray, body: Body, t: float = 0.0) -> Detail:
@@ -182,7 +183,7 @@ def test_no_hand_in_the_picture_is_none_not_zeros(estimator: DetailEstimator) ->
 def test_a_part_not_found_is_looked_for_on_every_third_turn() -> None:
     ann = annotation("astronaut")
     image, body = load(ann["image"]), body_for(ann)
-    estimator = DetailEstimator(DetailConfig(hands=True, face=True))
+    estimator = DetailEstimator(DetailConfig(hands=True, face=True, every=1))
     runs = []
     for k in range(4):
         found = estimator(image, [body], k / 30)[1]
@@ -220,7 +221,7 @@ def _moved(body: Body, dx: float) -> Body:
 
 def test_only_the_chosen_slots_get_hands() -> None:
     image, body = _hand_picture()
-    estimator = DetailEstimator(DetailConfig(hands=True, slots=[2]))
+    estimator = DetailEstimator(DetailConfig(hands=True, slots=[2], every=1))
     out = estimator(image, [body, replace(body, slot=2)], 0.0)
     assert set(out) == {2} and out[2].right_hand is not None and out[2].face is None
 
@@ -264,7 +265,7 @@ def test_smoothing_steadies_a_still_hand() -> None:
     image, body = _hand_picture()
     moves = {}
     for smooth in (True, False):
-        estimator = DetailEstimator(DetailConfig(hands=True, smoothing={"enabled": smooth}))
+        estimator = DetailEstimator(DetailConfig(hands=True, every=1, smoothing={"enabled": smooth}))
         hands = [estimator(image, [body], k / 30)[1].right_hand for k in range(5)]
         assert all(h is not None for h in hands)
         steps = [np.abs(b.landmarks[:, :2] - a.landmarks[:, :2]).max() for a, b in itertools.pairwise(hands)]
@@ -313,7 +314,7 @@ def test_faces_in_real_pictures() -> None:
     for name in ("astronaut", "grace_hopper", "230501201_1"):
         ann = annotation(name)
         image = load(ann["image"])
-        face = detail(DetailEstimator(DetailConfig(face=True)), image, body_for(ann)).face
+        face = detail(DetailEstimator(DetailConfig(face=True, every=1)), image, body_for(ann)).face
         assert face is not None
         features[name] = face_features(face, image.shape[1] / image.shape[0])
         assert set(features[name]) == set(FACE_FEATURES)

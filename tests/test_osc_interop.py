@@ -9,6 +9,7 @@ import subprocess
 import threading
 import time
 
+import numpy as np
 import pytest
 
 from perform.events.types import Event
@@ -17,7 +18,10 @@ from perform.osc.doc import describe
 from perform.osc.out import OscOutStage, WallClock
 from perform.osc.wire import encode
 from perform.pipeline import Slot, Stats
+from perform.vision.detail import Detail
+from perform.vision.face import FACE_POINTS, NUM_FACE_LANDMARKS, Face
 from perform.vision.features import FEATURES, PERSON, PERSON_FEATURES
+from perform.vision.hands import HAND_LANDMARK_NAMES, Hand
 from perform.vision.types import LANDMARK_NAMES, Poses
 from tests.test_osc_out import make_poses
 from tests.tools import needs
@@ -27,7 +31,9 @@ pytestmark = needs("oscdump")
 _STAGE = [n.split(".", 1)[1] for n, f in FEATURES.items() if f.scope != PERSON and "." in n]
 _PARTS = {
     "<N>": r"\d+",
-    "<landmark>": "(?:" + "|".join(LANDMARK_NAMES) + ")",
+    "<landmark>": "(?:" + "|".join([*LANDMARK_NAMES, *HAND_LANDMARK_NAMES, *FACE_POINTS]) + ")",
+    "<part>": "(?:left_hand|right_hand|face)",
+    "<hand>": "(?:left_hand|right_hand)",
     "<field>": "(?:x|y|z|visibility)",
     "<event>": r"[a-z][a-z0-9_]*",
 }
@@ -122,7 +128,10 @@ def test_every_message_of_every_preset_decodes_as_documented(oscdump, preset):
         Stats(), Slot("poses"), None, Osc(targets=[Target(port=oscdump.port, preset=preset)]), clock
     )
     p = make_poses(people=3)
-    poses = Poses(7, time.monotonic(), 1280, 720, p.bodies, p.features)
+    hand = Hand("left", np.full((21, 3), 0.5, np.float32), np.zeros((21, 3), np.float32), 1.0, 1.0, 0.0)
+    face = Face(np.full((NUM_FACE_LANDMARKS, 3), 0.5, np.float32), 1.0, 0.0)
+    details = {1: Detail(1, hand, None, face)}  # hands and face on (pose.detail); a right hand not found
+    poses = Poses(7, time.monotonic(), 1280, 720, p.bodies, p.features, details=details)
     events = [
         Event("hands_up", 2, True, poses.t_capture, 0.9),
         Event("people_changed", None, False, poses.t_capture),

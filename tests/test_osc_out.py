@@ -489,7 +489,7 @@ def test_the_yaml_examples_in_docs_osc_md_are_valid():
     for block in blocks:
         sections.update(yaml.safe_load(block.split("```", 1)[0]))
     osc = Osc.model_validate(sections["osc"])
-    assert [t.label for t in osc.targets][:2] == ["192.168.1.20:7000/touchdesigner", "127.0.0.1:9000/ableton"]
+    assert [t.label for t in osc.targets][:2] == ["192.168.1.20:7000/touchdesigner", "127.0.0.1:7400/ableton"]
     midi = Midi.model_validate(sections["midi"])
     assert midi.virtual and len(midi.cc) == 2 and len(midi.notes) == 2
 

@@ -45,6 +45,8 @@ def test_relative_paths_are_relative_to_the_show_file(tmp_path):
     (tmp_path / "shows").mkdir()
     show_file = tmp_path / "shows" / "s.yaml"
     show_file.write_text("source:\n  kind: video\n  path: ../media/clip.mp4\noutputs:\n  stats: out/s.json\n")
+    (tmp_path / "media").mkdir()
+    (tmp_path / "media" / "clip.mp4").touch()
     show = load_show(show_file)
     assert show.source.path == tmp_path / "media" / "clip.mp4"
     assert show.outputs.stats == tmp_path / "shows" / "out" / "s.json"
@@ -85,14 +87,20 @@ def test_defaults_are_documented():
         ("/dev/video4", "camera", "device", "/dev/video4"),
         ("pattern", "pattern", "width", 1280),
         ("pattern:640x360@60", "pattern", "fps", 60.0),
-        ("clip.mp4", "video", "path", Path("clip.mp4").resolve()),
-        ("image:x.png", "image", "path", Path("x.png").resolve()),
     ],
 )
 def test_source_specs(spec, kind, field, value):
     config = parse_source(spec)
     assert config.kind == kind
     assert getattr(config, field) == value
+
+
+def test_source_specs_of_files(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "clip.mp4").touch()
+    (tmp_path / "x.png").touch()
+    assert parse_source("clip.mp4").path == tmp_path / "clip.mp4"
+    assert parse_source("image:x.png").path == tmp_path / "x.png"
 
 
 def test_source_spec_keeps_transforms_of_the_show():

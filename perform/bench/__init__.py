@@ -39,6 +39,8 @@ def _lazy(module: str, name: str) -> Callable[..., Any]:
 bench_audio = _lazy("audio", "bench_audio")
 audio_markdown = _lazy("audio", "markdown")
 bench_core = _lazy("core", "bench_core")
+bench_hands = _lazy("hands", "bench_hands")
+hands_markdown = _lazy("hands", "markdown")
 core_markdown = _lazy("core", "markdown")
 bench_end_to_end = _lazy("e2e", "bench_end_to_end")
 e2e_markdown = _lazy("e2e", "markdown")
@@ -60,6 +62,7 @@ SECTIONS = (
     "core",
     "pose",
     "pose_distance",
+    "hands",
     "style",
     "render",
     "window",
@@ -174,6 +177,7 @@ def sections(quick: bool) -> dict[str, Callable[[], object]]:
         "core": lambda: bench_core(quick, seconds=1.5 if quick else None),
         "pose": lambda: bench_pose(quick, frames=3 if quick else None),
         "pose_distance": lambda: bench_pose_distance(quick),
+        "hands": lambda: bench_hands(quick),
         "style": lambda: _style(quick),
         "render": lambda: bench_render(quick),
         "window": lambda: bench_window(quick),
@@ -256,6 +260,7 @@ TITLES: dict[str, tuple[str, Callable[..., list[str]]]] = {
     "core": ("Core", core_markdown),
     "pose": ("Pose", _pose_markdown),
     "pose_distance": ("Pose: people at a distance", distance_markdown),
+    "hands": ("Hands and face", hands_markdown),
     "style": ("Style", _style_with_note),
     "render": ("Render", render_markdown),
     "window": ("Projector window", window_markdown),

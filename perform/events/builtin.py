@@ -40,6 +40,13 @@ Instant events (a start only):
   (the world landmarks of smaller people are noise).
 - ``enter`` / ``leave`` (per performer): the tracker's :class:`~perform.vision.types.PersonEvent`.
 - ``people_changed`` (stage): the number of performers changed; ``value`` is the new count.
+
+Hand gestures (state events per performer and hand, with ``pose.detail.hands`` on):
+``left_hand_open_palm``, ``left_hand_fist``, ``left_hand_pinch``, ``left_hand_point``,
+``left_hand_thumbs_up``, ``left_hand_victory`` and the same for ``right_hand_``: a gesture's score
+(:func:`~perform.vision.gestures.gesture_scores`) above 0.6 for 0.15 s starts it, under 0.35 ends
+it; a hand lost for 0.2 s ends its gestures (:class:`~perform.vision.gestures.GestureTracker`).
+They read the hand, not the body: the body floor does not apply.
 """
 
 from __future__ import annotations
@@ -54,6 +61,7 @@ import numpy as np
 from perform.events.config import BUILTIN_NAMES, MIN_BODY_HEIGHT, MIN_CONFIDENCE, Condition, Rule
 from perform.events.rules import RuleEngine
 from perform.events.types import Event
+from perform.vision.gestures import GestureTracker
 from perform.vision.types import LM, Poses
 
 _TORSO_FRACTION = 0.288  # shoulders to hips, as a fraction of standing height
@@ -468,6 +476,27 @@ class TrackingEvents:
         return out
 
 
+class GestureEvents:
+    """The enabled hand gestures, from each frame's hands (:attr:`Poses.details`)."""
+
+    def __init__(self, enabled: Sequence[str]) -> None:
+        self.enabled = frozenset(n for n in enabled if "_hand_" in n)
+        self.tracker = GestureTracker()
+
+    def reset(self) -> None:
+        self.tracker.reset()
+
+    def update(self, poses: Poses) -> list[Event]:
+        if not self.enabled:
+            return []
+        aspect = poses.width / poses.height if poses.height else 1.0
+        return [
+            Event(e.name, e.slot, e.active, e.t, e.value)
+            for e in self.tracker.update(poses.details, poses.t_capture, aspect)
+            if e.name in self.enabled
+        ]
+
+
 class Builtins:
     """Every enabled built-in event, from each frame's :class:`Poses`, for the performers the
     :class:`BodyFloor` judges (``enter``, ``leave`` and ``people_changed``: everyone)."""
@@ -489,6 +518,7 @@ class Builtins:
         self.rules = {n: RuleEngine([BUILTIN_RULES[n]]) for n in enabled if n in BUILTIN_RULES}
         self.detectors = BodyDetectors(enabled, min_confidence)
         self.tracking = TrackingEvents(enabled)
+        self.gestures = GestureEvents(enabled)
 
     def reset(self) -> None:
         self.floor.reset()
@@ -496,6 +526,7 @@ class Builtins:
             engine.reset()
         self.detectors.reset()
         self.tracking.reset()
+        self.gestures.reset()
 
     def update(self, poses: Poses) -> list[Event]:
         events = self.tracking.update(poses)
@@ -513,4 +544,4 @@ class Builtins:
             needs = RULE_LANDMARKS[name]
             slots = [b.slot for j, b in enumerate(bodies) if who[j] and ok[j, needs].all()]
             events += engine.step(poses.t_capture, poses.features, slots)
-        return events + self.detectors.update(poses, judged)
+        return events + self.detectors.update(poses, judged) + self.gestures.update(poses)

@@ -12,7 +12,7 @@ from typing import Any
 from rich.console import Console
 
 from perform.errors import ConfigError
-from perform.events.teach import _NAME, PoseLibrary, record_examples, teach
+from perform.events.teach import _NAME, PoseLibrary, record_examples, record_hand_examples, teach
 from perform.pipeline import POLL_S
 from perform.vision.types import Poses
 
@@ -46,6 +46,11 @@ def add_teach_parser(subparsers: Any) -> None:
     p.add_argument("--slot", type=int, metavar="N", help="record performer N (default: the nearest)")
     p.add_argument("--delay", type=float, default=0.0, metavar="S", help="wait S seconds before recording")
     p.add_argument("--add", action="store_true", help="add to the pose's examples instead of replacing them")
+    p.add_argument(
+        "--hand",
+        choices=("left", "right"),
+        help="teach a hand shape instead: record that hand's shape (hand.NAME events; finds hands)",
+    )
 
 
 def _poses(pipeline: Any, deadline: float) -> Iterator[Poses]:
@@ -91,6 +96,9 @@ def cmd_teach(args: argparse.Namespace, console: Console) -> int:
     if folder is None or not os.access(folder, os.W_OK):
         raise ConfigError("cannot write the pose library there", library)
     show = show.model_copy(update={"control": show.control.model_copy(update={"enabled": False})})
+    if args.hand is not None:  # every frame's hands of the chosen performer
+        detail = show.pose.detail.model_copy(update={"hands": True, "every": 1})
+        show = show.model_copy(update={"pose": show.pose.model_copy(update={"detail": detail})})
     pipeline = ShowPipeline(show)
     if not pipeline.has_poses:
         raise ConfigError("the show's pose detection is off (pose.enabled: false); nothing to learn from")
@@ -102,17 +110,21 @@ def cmd_teach(args: argparse.Namespace, console: Console) -> int:
             time.sleep(args.delay)
         console.print(f"recording {args.name!r} for {args.seconds:g} s from {source}")
         stream = _poses(pipeline, time.monotonic() + args.seconds + FIND_TIMEOUT_S)
-        pose = record_examples(stream, args.name, args.seconds, slot=args.slot, source=source)
+        if args.hand is not None:
+            pose = record_hand_examples(stream, args.name, args.seconds, args.hand, args.slot, source)
+        else:
+            pose = record_examples(stream, args.name, args.seconds, slot=args.slot, source=source)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     finally:
         pipeline.stop()
     lib = teach(library, pose, replace=not args.add)
-    taught = lib.poses[pose.name]
-    others = ", ".join(f"{n} ({len(p.examples)})" for n, p in sorted(lib.poses.items()))
+    taught = lib.hands[pose.name] if args.hand is not None else lib.poses[pose.name]
+    unit = "hand sizes" if args.hand is not None else "torso lengths"
+    others = ", ".join(f"{n} ({len(p.examples)})" for n, p in sorted({**lib.poses, **lib.hands}.items()))
     console.print(
         f"taught {pose.name!r}: {len(pose.examples)} examples "
-        f"(threshold {taught.effective_threshold:.2f} torso lengths) -> {library}"
+        f"(threshold {taught.effective_threshold:.2f} {unit}) -> {library}"
     )
     console.print(f"library: {others}")
     return 0

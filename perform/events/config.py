@@ -15,9 +15,10 @@ from typing import Literal
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from perform.audio import analysis as _audio  # noqa: F401  (registers the audio features)
-from perform.pipeline.features import PERSON, REGISTRY, STAGE
+from perform.pipeline.features import PERSON, REGISTRY, STAGE, control_name
 from perform.schema import Model, resolve_path
 from perform.vision import features as _body  # noqa: F401  (registers the body and floor features)
+from perform.vision.gestures import GESTURES
 
 #: Every built-in event (see :mod:`perform.events.builtin`).
 BUILTIN_NAMES: tuple[str, ...] = (
@@ -31,13 +32,18 @@ BUILTIN_NAMES: tuple[str, ...] = (
     "enter",
     "leave",
     "people_changed",
+    # hand gestures (pose.detail.hands): start and end per performer and hand
+    *(f"{side}_hand_{g}" for side in ("left", "right") for g in GESTURES),
 )
 #: Defaults of the body floor (``EventsConfig.min_body_height``, ``min_confidence``).
 MIN_BODY_HEIGHT, MIN_CONFIDENCE = 0.1, 0.6
 
 BuiltinName = Literal[
-    "hands_up", "t_pose", "jump", "clap", "crouch", "spin", "stillness", "enter", "leave", "people_changed"
-]
+    "hands_up", "t_pose", "jump", "clap", "crouch", "spin", "stillness", "enter", "leave", "people_changed",
+    "left_hand_open_palm", "left_hand_fist", "left_hand_pinch", "left_hand_point", "left_hand_thumbs_up",
+    "left_hand_victory", "right_hand_open_palm", "right_hand_fist", "right_hand_pinch", "right_hand_point",
+    "right_hand_thumbs_up", "right_hand_victory",
+]  # fmt: skip
 
 _EVENT_NAME = re.compile(r"[a-z][a-z0-9_]*")
 _SLOT_FEATURE = re.compile(r"p(\d+)\.(\w+)")
@@ -47,8 +53,10 @@ def feature_scope(name: str) -> str:
     """``person`` for a bare per-person feature (``energy_level``), ``stage`` for a stage feature
     (``stage.energy``, ``people``) or one performer's (``p2.energy_level``).
 
-    Raises ``ValueError`` naming the feature and the closest known names.
+    A name may end with ``.ctl`` (``hands_up.ctl``): the feature's 0..1 control value. Raises
+    ``ValueError`` naming the feature and the closest known names.
     """
+    name = control_name(name)[0]
     info = REGISTRY.get(name)
     if info is not None:
         return info.scope
@@ -79,7 +87,9 @@ class Condition(Model):
     feature: str | None = Field(
         None,
         description="Feature tested: a per-person name (energy_level, evaluated for each performer), "
-        "a stage name (stage.energy, people) or one performer's (p2.hands_up). See docs/features.md.",
+        "a stage name (stage.energy, people) or one performer's (p2.hands_up); the raw value, in the "
+        "feature's unit, or with `.ctl` added (hands_up.ctl) its control value, the range mapped onto "
+        "0..1 as OSC sends it. See docs/features.md.",
     )
     above: float | None = Field(None, description="True when the feature is above this value.")
     below: float | None = Field(None, description="True when the feature is below this value.")
@@ -123,6 +133,14 @@ class Condition(Model):
                 raise ValueError("`release` applies to one threshold: give `above` or `below`, not both")
             if not self.above < self.below:
                 raise ValueError(f"a band needs above < below, got above {self.above}, below {self.below}")
+        bare, control = control_name(self.feature)
+        for key in ("above", "below", "release") if control else ():
+            value = getattr(self, key)
+            if value is not None and not 0.0 <= value <= 1.0:
+                raise ValueError(
+                    f"{self.feature} is a control value, 0..1: {key} {value:g} is outside it "
+                    f"(for the raw value, in the feature's unit, write {bare})"
+                )
         if self.release is not None:
             if self.above is not None and self.release > self.above:
                 raise ValueError(f"release {self.release} must be <= above {self.above}")

@@ -2,6 +2,10 @@
 
 Semantics, per rule and per key (the performer's slot for ``per: person``, the stage otherwise):
 
+- A test reads the feature's raw value (``hands_up``: 1 at the top of the head) or, when its
+  name ends with ``.ctl`` (``hands_up.ctl``), its control value: the range mapped onto 0..1,
+  clamped, the number OSC sends (docs/features.md lists both).
+
 - A test ``above: a`` turns true when the value is > ``a`` and, once true, stays true while the
   value is >= ``release`` (default ``a``). ``below: b`` turns true when the value is < ``b`` and
   stays true while it is <= ``release`` (default ``b``). ``above`` and ``below`` together form a
@@ -26,6 +30,7 @@ from dataclasses import dataclass, field
 
 from perform.events.config import Condition, Rule, feature_scope
 from perform.events.types import Event
+from perform.pipeline.features import control_name, normalise
 from perform.vision.features import PERSON
 from perform.vision.types import Poses
 
@@ -39,6 +44,7 @@ class _Leaf:
     above: float | None
     below: float | None
     release: float | None
+    control: bool = False  # read the 0..1 control value (``hands_up.ctl``), not the raw value
 
     def test(self, v: float | None, was: bool) -> bool:
         if v is None or not math.isfinite(v):
@@ -57,7 +63,8 @@ def _compile(cond: Condition, leaves: list[_Leaf]) -> Callable[[list[bool]], boo
     if cond.feature is not None:
         i = len(leaves)
         per_person = feature_scope(cond.feature) == PERSON
-        leaves.append(_Leaf(cond.feature, per_person, cond.above, cond.below, cond.release))
+        name, control = control_name(cond.feature)
+        leaves.append(_Leaf(name, per_person, cond.above, cond.below, cond.release, control))
         return lambda s: s[i]
     if cond.all is not None:
         parts = [_compile(c, leaves) for c in cond.all]
@@ -116,7 +123,10 @@ class _Compiled:
                     latches[i] = False
                     continue
                 name = f"p{slot}.{name}"
-            latches[i] = leaf.test(features.get(name), latches[i])
+            value = features.get(name)
+            if leaf.control and value is not None:
+                value = normalise(name, value)
+            latches[i] = leaf.test(value, latches[i])
         return self.truth(latches)
 
 

@@ -24,7 +24,7 @@ from perform.errors import PerformError
 from perform.events.builtin import INSTANT, Builtins
 from perform.events.config import EventsConfig
 from perform.events.rules import RuleEngine
-from perform.events.teach import PoseEvents, PoseLibrary
+from perform.events.teach import HandShapeEvents, PoseEvents, PoseLibrary
 from perform.events.types import Event
 from perform.events.zones import ZoneTracker
 from perform.pipeline import EventLog, ProcessStage, Slot, Stats
@@ -66,6 +66,11 @@ class EventEngine:
         self.poses = (
             PoseEvents(library, p.min_confidence, p.release, p.hold_s) if library and library.poses else None
         )
+        self.hands = (
+            HandShapeEvents(library, p.min_confidence, p.release, p.hold_s)
+            if library and library.hands
+            else None
+        )
         #: Latest stage positions (x, y metres) of the performers whose feet are visible.
         self.positions: dict[int, tuple[float, float]] = {}
         # Names whose start is followed by an end: their (name, slot) is active in between.
@@ -82,6 +87,8 @@ class EventEngine:
             self.zones.reset()
         if self.poses is not None:
             self.poses.reset()
+        if self.hands is not None:
+            self.hands.reset()
         self.positions = {}
         self._active.clear()
 
@@ -124,13 +131,15 @@ class EventEngine:
         return name not in self._untracked and not (name.startswith("zone.") and name.endswith(".dwell"))
 
     def update(self, poses: Poses) -> list[Event]:
-        """The armed events of this frame, in order: tracking, built-ins, rules, zones, poses."""
+        """The armed events of this frame, in order: tracking, built-ins, rules, zones, poses, hand shapes."""
         events = self.builtins.update(poses) + self.rules.update(poses)
         if self.zones is not None:
             zone_events, self.positions = self.zones.update(poses)
             events += zone_events
         if self.poses is not None:
             events += self.poses.update(poses)
+        if self.hands is not None:
+            events += self.hands.update(poses)
         out = []
         for e in events:
             if not self.armed(e.name):

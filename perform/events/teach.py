@@ -15,12 +15,21 @@ joints visible in both (at least 9). A pose's distance is that to its nearest ex
 distances to their mean, at least 0.25 and at most 0.6 torso lengths); a skeleton farther than
 every threshold is no taught pose. Confidence is ``1 - (distance / threshold)^2``.
 
+Hand shapes are taught the same way (``perform teach NAME --hand left``): each example is the
+hand's :func:`~perform.vision.gestures.shape_vector` (21 points in the palm's own axes, in hand
+sizes, the same for either hand), the distance the RMS of the points' distances, the threshold
+three times the examples' 95th percentile spread (0.1 .. 0.35 hand sizes). ``hand.NAME`` starts
+when either hand of a performer takes the shape; a hand not found matches nothing.
+
 The library is JSON (see ``docs/events.md``)::
 
     {"format": "perform-poses", "version": 1,
      "joints": ["nose", "left_shoulder", ...],
      "poses": {"star": {"examples": [[[x, y] or null, ... 13 joints], ...],
-                        "threshold": null, "taught": "2025-01-01T20:00:00", "source": "camera:0"}}}
+                        "threshold": null, "taught": "2025-01-01T20:00:00", "source": "camera:0"}},
+     "hands": {"fist": {"examples": [[[x, y, z], ... 21 points], ...], "threshold": null, ...}}}
+
+(``hands`` only when a hand shape has been taught.)
 """
 
 from __future__ import annotations
@@ -39,6 +48,8 @@ import numpy as np
 
 from perform.errors import ConfigError, PerformError
 from perform.events.types import Event
+from perform.vision.gestures import shape_vector
+from perform.vision.hands import NUM_HAND_LANDMARKS, SIDES, Side
 from perform.vision.types import LM, Body, Poses
 
 FORMAT = "perform-poses"
@@ -80,6 +91,8 @@ MIN_THRESHOLD, MAX_THRESHOLD, SPREAD_FACTOR = 0.25, 0.6, 3.0
 #: Most examples kept for one pose.
 MAX_EXAMPLES = 120
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
+#: A hand shape's threshold bounds, in hand sizes (wrist to middle knuckle).
+MIN_HAND_THRESHOLD, MAX_HAND_THRESHOLD = 0.1, 0.35
 
 
 def normalise(landmarks: np.ndarray, world: np.ndarray, aspect: float) -> np.ndarray:
@@ -156,6 +169,35 @@ def learned_threshold(examples: np.ndarray) -> float:
     return float(min(MAX_THRESHOLD, max(MIN_THRESHOLD, SPREAD_FACTOR * spread)))
 
 
+def hand_distances(samples: np.ndarray, examples: np.ndarray) -> np.ndarray:
+    """(N, M) RMS point distance (hand sizes) between (N, 21, 3) and (M, 21, 3) hand shapes."""
+    a, b = samples.reshape(len(samples), -1), examples.reshape(len(examples), -1)
+    d2 = (a * a).sum(axis=1)[:, None] + (b * b).sum(axis=1)[None] - 2.0 * a @ b.T
+    return np.sqrt(np.maximum(d2, 0.0) / NUM_HAND_LANDMARKS)
+
+
+def hand_threshold(examples: np.ndarray) -> float:
+    """A hand shape's distance threshold from its examples' spread around their mean."""
+    d = hand_distances(examples, examples.mean(axis=0)[None])[:, 0]
+    spread = float(np.percentile(d, 95)) if len(d) else 0.0
+    return float(min(MAX_HAND_THRESHOLD, max(MIN_HAND_THRESHOLD, SPREAD_FACTOR * spread)))
+
+
+@dataclass
+class TaughtHand:
+    """One named hand shape: its examples (K, 21, 3), shape vectors in hand sizes."""
+
+    name: str
+    examples: np.ndarray
+    threshold: float | None = None  # None: learned from the examples
+    taught: str = ""
+    source: str = ""
+
+    @property
+    def effective_threshold(self) -> float:
+        return self.threshold if self.threshold is not None else hand_threshold(self.examples)
+
+
 @dataclass
 class TaughtPose:
     """One named pose: its normalised examples (K, 13, 2), NaN for unseen joints."""
@@ -176,6 +218,7 @@ class PoseLibrary:
     """Named poses, read from and written to a JSON file."""
 
     poses: dict[str, TaughtPose] = field(default_factory=dict)
+    hands: dict[str, TaughtHand] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: str | Path) -> PoseLibrary:
@@ -215,18 +258,34 @@ class PoseLibrary:
             raise ValueError(
                 f"joints: expected the 13 joint names {list(JOINTS)}, got {data.get('joints')!r}"
             )
-        unknown = set(data) - {"format", "version", "joints", "poses"}
+        unknown = set(data) - {"format", "version", "joints", "poses", "hands"}
         if unknown:
-            raise ValueError(f"unknown key {sorted(unknown)[0]!r}; expected format, version, joints, poses")
+            raise ValueError(
+                f"unknown key {sorted(unknown)[0]!r}; expected format, version, joints, poses, hands"
+            )
         poses = data.get("poses")
         if not isinstance(poses, dict):
             raise ValueError(f"poses: expected an object of named poses, got {_kind(poses)}")
         library = cls()
         for name, entry in poses.items():
             library.poses[name] = _parse_pose(name, entry)
+        hands = data.get("hands", {})
+        if not isinstance(hands, dict):
+            raise ValueError(f"hands: expected an object of named hand shapes, got {_kind(hands)}")
+        for name, entry in hands.items():
+            library.hands[name] = _parse_hand(name, entry)
         return library
 
     def to_json(self) -> dict[str, object]:
+        hands = {
+            h.name: {
+                "examples": np.round(h.examples, 4).tolist(),
+                "threshold": h.threshold,
+                "taught": h.taught,
+                "source": h.source,
+            }
+            for h in self.hands.values()
+        }
         return {
             "format": FORMAT,
             "version": VERSION,
@@ -248,6 +307,7 @@ class PoseLibrary:
                 }
                 for p in self.poses.values()
             },
+            **({"hands": hands} if hands else {}),
         }
 
     def save(self, path: str | Path) -> None:
@@ -277,6 +337,15 @@ class PoseLibrary:
             pose = TaughtPose(pose.name, examples, old.threshold, pose.taught, pose.source)
         self.poses[pose.name] = pose
         return pose
+
+    def add_hand(self, hand: TaughtHand, replace: bool = True) -> TaughtHand:
+        """Add a hand shape; with ``replace`` False its examples join an existing shape's."""
+        old = self.hands.get(hand.name)
+        if old is not None and not replace:
+            examples = np.concatenate([old.examples, hand.examples])[-MAX_EXAMPLES:]
+            hand = TaughtHand(hand.name, examples, old.threshold, hand.taught, hand.source)
+        self.hands[hand.name] = hand
+        return hand
 
 
 def _kind(v: object) -> str:
@@ -333,6 +402,41 @@ def _parse_pose(name: object, entry: object) -> TaughtPose:
     if not isinstance(taught, str) or not isinstance(source, str):
         raise ValueError(f"{where}: taught and source must be strings")
     return TaughtPose(name, arr, None if threshold is None else float(threshold), taught, source)
+
+
+def _parse_hand(name: object, entry: object) -> TaughtHand:
+    where = f"hands.{name}"
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise ValueError(f"{where}: hand shape names are lower case letters, digits and _, got {name!r}")
+    if not isinstance(entry, dict):
+        raise ValueError(f"{where}: expected an object with examples, got {_kind(entry)}")
+    unknown = set(entry) - {"examples", "threshold", "taught", "source"}
+    if unknown:
+        raise ValueError(
+            f"{where}: unknown key {sorted(unknown)[0]!r}; expected examples, threshold, taught, source"
+        )
+    examples = entry.get("examples")
+    if not isinstance(examples, list) or not examples or len(examples) > MAX_EXAMPLES:
+        raise ValueError(f"{where}.examples: expected 1 to {MAX_EXAMPLES} hand shapes, got {_kind(examples)}")
+    try:
+        arr = np.array(examples, dtype=np.float64)
+    except (TypeError, ValueError):
+        arr = np.empty(0)
+    if arr.shape != (len(examples), NUM_HAND_LANDMARKS, 3) or not np.isfinite(arr).all():
+        raise ValueError(
+            f"{where}.examples: expected lists of {NUM_HAND_LANDMARKS} [x, y, z] points (numbers)"
+        )
+    threshold = entry.get("threshold")
+    if threshold is not None and (
+        not isinstance(threshold, int | float) or isinstance(threshold, bool) or not 0 < threshold <= 10
+    ):
+        raise ValueError(
+            f"{where}.threshold: expected null or a distance in 0..10 hand sizes, got {threshold!r}"
+        )
+    taught, source = entry.get("taught", ""), entry.get("source", "")
+    if not isinstance(taught, str) or not isinstance(source, str):
+        raise ValueError(f"{where}: taught and source must be strings")
+    return TaughtHand(name, arr, None if threshold is None else float(threshold), taught, source)
 
 
 class PoseClassifier:
@@ -410,23 +514,82 @@ class PoseEvents:
         for body, c in zip(poses.bodies, conf, strict=True):
             if not np.isfinite(c).all():
                 continue
-            st = self._state.get(body.slot)
-            if st is None:
-                st = self._state[body.slot] = _Holding()
-            if st.active is not None and c[st.active] < self.release:
-                out.append(Event(self._names[st.active], body.slot, False, t, float(c[st.active])))
-                st.active = None
-            best = int(c.argmax())
-            if c[best] >= self.min_confidence and best != st.active:
-                if st.candidate != best:
-                    st.candidate, st.since = best, t
-                if t - st.since >= self.hold_s - 1e-9:
-                    if st.active is not None:
-                        out.append(Event(self._names[st.active], body.slot, False, t, float(c[st.active])))
-                    st.active, st.candidate = best, None
-                    out.append(Event(self._names[best], body.slot, True, t, float(c[best])))
-            else:
-                st.candidate = None
+            st = self._state.setdefault(body.slot, _Holding())
+            _step(st, c, self._names, body.slot, t, self.min_confidence, self.release, self.hold_s, out)
+        return out
+
+    def active(self) -> set[tuple[str, int]]:
+        return {(self._names[s.active], slot) for slot, s in self._state.items() if s.active is not None}
+
+
+def _step(
+    st: _Holding,
+    c: np.ndarray,
+    names: list[str],
+    slot: int,
+    t: float,
+    min_confidence: float,
+    release: float,
+    hold_s: float,
+    out: list[Event],
+) -> None:
+    """One performer's frame: ``c`` is each taught pose's confidence."""
+    if st.active is not None and c[st.active] < release:
+        out.append(Event(names[st.active], slot, False, t, float(c[st.active])))
+        st.active = None
+    best = int(c.argmax())
+    if c[best] >= min_confidence and best != st.active:
+        if st.candidate != best:
+            st.candidate, st.since = best, t
+        if t - st.since >= hold_s - 1e-9:
+            if st.active is not None:
+                out.append(Event(names[st.active], slot, False, t, float(c[st.active])))
+            st.active, st.candidate = best, None
+            out.append(Event(names[best], slot, True, t, float(c[best])))
+    else:
+        st.candidate = None
+
+
+class HandShapeEvents:
+    """``hand.NAME`` start/end events per performer (value: the confidence), as :class:`PoseEvents`:
+    a performer's confidence in a shape is that of their hand nearer it; with no hand found every
+    confidence is 0 (an active shape ends)."""
+
+    def __init__(
+        self, library: PoseLibrary, min_confidence: float = 0.5, release: float = 0.3, hold_s: float = 0.2
+    ) -> None:
+        hands = list(library.hands.values())
+        self._names = [f"hand.{h.name}" for h in hands]
+        self.thresholds = np.array([h.effective_threshold for h in hands])
+        self._examples = [h.examples for h in hands]
+        self.min_confidence, self.release, self.hold_s = min_confidence, release, hold_s
+        self._state: dict[int, _Holding] = {}
+
+    def reset(self) -> None:
+        self._state.clear()
+
+    def confidences(self, shapes: np.ndarray) -> np.ndarray:
+        """(N, P) confidence 0..1 of each taught shape for (N, 21, 3) shape vectors."""
+        if not len(shapes) or not self._names:
+            return np.zeros((len(shapes), len(self._names)))
+        best = np.stack([hand_distances(shapes, ex).min(axis=1) for ex in self._examples], axis=1)
+        return np.clip(1.0 - (best / self.thresholds) ** 2, 0.0, 1.0)
+
+    def update(self, poses: Poses) -> list[Event]:
+        t = poses.t_capture
+        out: list[Event] = []
+        for slot in [s for s in self._state if s not in poses.details]:
+            st = self._state.pop(slot)
+            if st.active is not None:
+                out.append(Event(self._names[st.active], slot, False, t, 0.0))
+        for slot, detail in poses.details.items():
+            found = [h for h in (detail.left_hand, detail.right_hand) if h is not None]
+            shapes = (
+                np.stack([shape_vector(h) for h in found]) if found else np.empty((0, NUM_HAND_LANDMARKS, 3))
+            )
+            c = self.confidences(shapes).max(axis=0) if found else np.zeros(len(self._names))
+            st = self._state.setdefault(slot, _Holding())
+            _step(st, c, self._names, slot, t, self.min_confidence, self.release, self.hold_s, out)
         return out
 
     def active(self) -> set[tuple[str, int]]:
@@ -483,10 +646,53 @@ def record_examples(
     return TaughtPose(name, np.stack([frames[i] for i in keep]), None, taught, source)
 
 
-def teach(library_path: str | Path, pose: TaughtPose, replace: bool = True) -> PoseLibrary:
-    """Add ``pose`` to the library file (created if missing), written atomically; returns the library."""
+def record_hand_examples(
+    poses_stream: Iterable[Poses],
+    name: str,
+    seconds: float,
+    side: Side,
+    slot: int | None = None,
+    source: str = "",
+    max_examples: int = 30,
+) -> TaughtHand:
+    """A hand shape from ``seconds`` of performer ``slot``'s (default: the first found) ``side``
+    hand, from the first frame it is found; up to ``max_examples`` examples spread over the time.
+
+    Raises :class:`PerformError` if the hand was never found, ``ValueError`` for a bad name.
+    """
+    if not _NAME.fullmatch(name):
+        raise ValueError(f"hand shape name {name!r}: expected lower case letters, digits and _, e.g. fist")
+    if side not in SIDES:
+        raise ValueError(f"hand: expected left or right, got {side!r}")
+    shapes: list[np.ndarray] = []
+    t0: float | None = None
+    for poses in poses_stream:
+        if t0 is not None and poses.t_capture - t0 >= seconds:
+            break
+        details = [d for s, d in sorted(poses.details.items()) if slot is None or s == slot]
+        hand = next((h for h in (d.hand(side) for d in details) if h is not None), None)
+        if hand is None:
+            continue
+        if slot is None:
+            slot = next(d.slot for d in details if d.hand(side) is hand)
+        t0 = poses.t_capture if t0 is None else t0
+        shapes.append(shape_vector(hand))
+    if not shapes:
+        who = "no performer's" if slot is None else f"performer {slot}'s"
+        raise PerformError(f"teach {name!r}: {who} {side} hand was never found; nothing recorded")
+    keep = np.unique(np.linspace(0, len(shapes) - 1, min(max_examples, len(shapes))).round().astype(int))
+    taught = time.strftime("%Y-%m-%dT%H:%M:%S")
+    return TaughtHand(name, np.stack([shapes[i] for i in keep]), None, taught, source)
+
+
+def teach(library_path: str | Path, pose: TaughtPose | TaughtHand, replace: bool = True) -> PoseLibrary:
+    """Add a pose or hand shape to the library file (created if missing), written atomically;
+    returns the library."""
     path = Path(library_path)
     library = PoseLibrary.load(path) if path.exists() else PoseLibrary()
-    library.add(pose, replace)
+    if isinstance(pose, TaughtHand):
+        library.add_hand(pose, replace)
+    else:
+        library.add(pose, replace)
     library.save(path)
     return library

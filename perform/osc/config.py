@@ -23,6 +23,8 @@ from perform.mapping import ValueMap
 from perform.pipeline.features import PERSON, REGISTRY, STAGE
 from perform.schema import Model, SourceBase
 from perform.vision import features as _body  # noqa: F401  (registers the body and floor features)
+from perform.vision.face import FACE_POINTS
+from perform.vision.hands import HAND_LANDMARK_NAMES
 from perform.vision.types import LANDMARK_NAMES
 
 FieldName = Literal["x", "y", "z", "visibility"]
@@ -128,6 +130,46 @@ class PoseOut(Model):
         return LANDMARK_NAMES if self.landmarks == "all" else tuple(self.landmarks)
 
 
+#: Parts of a performer's detail as ``{part}`` names them in addresses.
+DETAIL_PARTS: tuple[str, ...] = ("left_hand", "right_hand", "face")
+HandField = Literal["x", "y", "z"]
+
+
+class DetailOut(Model):
+    """Hands (21 joints each) and face points of the performers who have them; nothing when not found."""
+
+    parts: list[Literal["left_hand", "right_hand", "face"]] = Field(
+        list(DETAIL_PARTS), description="Which parts to send: left_hand, right_hand, face."
+    )
+    fields: list[HandField] = Field(
+        ["x", "y", "z"],
+        min_length=1,
+        description="Which values of each landmark, in order (image coordinates).",
+    )
+    layout: Literal["landmark", "value", "person"] = Field(
+        "landmark",
+        description="landmark: one message per landmark with its fields as arguments; value: one message "
+        "per value (address needs {field}); person: one message per part with every value.",
+    )
+    address: str = Field(
+        "/perform/pose/p{slot}/{part}/{landmark}",
+        description="Address template: {slot} and {part} (left_hand, right_hand, face), and {landmark} "
+        "and {field} as the layout needs.",
+    )
+
+    @model_validator(mode="after")
+    def _template(self) -> DetailOut:
+        base = {"slot", "part"}
+        need = {"landmark": base | {"landmark"}, "value": base | {"landmark", "field"}, "person": base}
+        _check_address(self.address, need[self.layout], need[self.layout])
+        return self
+
+    @staticmethod
+    def names(part: str) -> tuple[str, ...]:
+        """Landmark names of a part, in the order sent: the hand's 21, or the named face points."""
+        return tuple(FACE_POINTS) if part == "face" else HAND_LANDMARK_NAMES
+
+
 class FeaturesOut(Model):
     """Movement features (see docs/features.md), each as its own message."""
 
@@ -227,11 +269,19 @@ class Mapping(Model):
     """What one target receives; every part is optional."""
 
     pose: PoseOut | None = Field(None, description="Landmarks (null: none).")
+    detail: DetailOut | None = Field(
+        None, description="Hand and face landmarks, when the pose stage finds them (null: none)."
+    )
     features: FeaturesOut | None = Field(None, description="Features (null: none).")
     events: EventsOut | None = Field(None, description="Events (null: none).")
     vector: VectorOut | None = Field(None, description="A fixed-length vector (null: none).")
     status: bool = Field(
         False, description="Send /perform/status/* (heartbeat, fps, latency_ms, people) once a second."
+    )
+    numbers_only: bool = Field(
+        False,
+        description="Only int and float arguments (what TouchDesigner's OSC In CHOP takes): each stage's "
+        "status as numeric channels, its state as a number.",
     )
 
 
@@ -241,12 +291,16 @@ _LIGHT_EVENTS = EventsOut(address="/perform/lights/evt/{event}", start=255, end=
 
 #: The presets: a name on the command line (``HOST:PORT/touchdesigner``) or in a target.
 PRESETS: dict[str, Mapping] = {
-    "default": Mapping(pose=PoseOut(), features=FeaturesOut(), events=EventsOut(), status=True),
+    "default": Mapping(
+        pose=PoseOut(), detail=DetailOut(), features=FeaturesOut(), events=EventsOut(), status=True
+    ),
     "touchdesigner": Mapping(
         pose=PoseOut(layout="value", address="/perform/p{slot}/{landmark}/{field}"),
+        detail=DetailOut(layout="value", address="/perform/p{slot}/{part}/{landmark}/{field}"),
         features=FeaturesOut(address="/perform/{feature}"),
         events=EventsOut(),
         status=True,
+        numbers_only=True,
     ),
     "ableton": Mapping(
         features=FeaturesOut(),
@@ -260,7 +314,10 @@ PRESETS: dict[str, Mapping] = {
         features=FeaturesOut(address="/perform/lights/{feature}", map=ValueMap(out_hi=100)),
         events=_LIGHT_EVENTS.model_copy(update={"start": 100.0, "integer": False}),
     ),
-    "packed": Mapping(pose=PoseOut(layout="person", address="/perform/pose/p{slot}")),
+    "packed": Mapping(
+        pose=PoseOut(layout="person", address="/perform/pose/p{slot}"),
+        detail=DetailOut(layout="person", address="/perform/pose/p{slot}/{part}"),
+    ),
     "wekinator": Mapping(vector=VectorOut()),
 }
 
@@ -269,14 +326,16 @@ PRESET_NOTES: dict[str, str] = {
     "default": "Everything, one message per landmark (x y z visibility), features 0..1, events 1/0, status.",
     "touchdesigner": "One number per message, so the OSC In CHOP makes one channel per value named after the "
     "address (`perform/p1/nose/x`), instead of `_1`.. `_4` suffixed channels; only int and float arguments, "
-    "the only types the CHOP accepts.",
+    "the only types the CHOP accepts. Hands and face likewise (`perform/p1/left_hand/index_tip/x`, "
+    "`perform/p1/face/nose_tip/x`) when the show finds them.",
     "ableton": "Only 0..1 floats under /perform/ctl/, what Connection Kit's OSC devices and Max for Live "
-    "mappings expect; events are 1.0 / 0.0.",
+    "mappings expect (hand and face features too, `/perform/ctl/p1/left_hand_pinch`); events are 1.0 / 0.0.",
     "lights": "Features as 0..255 integers and events as 255 / 0 under /perform/lights/, for desks that "
     "take DMX-style levels.",
     "lights_percent": "As `lights`, with 0..100 floats for desks whose faders are percentages.",
     "packed": "One message per performer with all 33 x 4 floats (x y z visibility per landmark, "
-    "MediaPipe's order), as MediaPipe-to-OSC bridges send.",
+    "MediaPipe's order), as MediaPipe-to-OSC bridges send; with hands and face on, one per hand "
+    "(21 x 3) and face (20 named points x 3).",
     "wekinator": "One /wek/inputs message of 66 floats every frame: performer 1's 33 landmarks, x and y "
     "(0 when nobody is there), Wekinator's default input port 6448.",
 }
@@ -353,8 +412,18 @@ class Osc(Model):
 _TARGET = re.compile(r"(?:\[(?P<v6>[^\]]+)\]|(?P<host>[^:/\[\]]+)):(?P<port>[^/]*)(?:/(?P<preset>.*))?")
 
 
+def loops_back(host: str, port: int, control_host: str, control_port: int) -> bool:
+    """Whether sending to ``host:port`` reaches perform's own cue port (it would hear itself)."""
+    if port != control_port or control_port == 0:
+        return False
+    import socket
+
+    local = {"localhost", "0.0.0.0", "::1", socket.gethostname(), control_host}
+    return host in local or host.startswith("127.")
+
+
 def parse_target(spec: str) -> Target:
-    """A target from the command-line form ``HOST:PORT[/PRESET]`` (``[::1]:9000/ableton`` for IPv6)."""
+    """A target from the command-line form ``HOST:PORT[/PRESET]`` (``[::1]:7400/ableton`` for IPv6)."""
     m = _TARGET.fullmatch(spec.strip())
     if m is None:
         raise ConfigError(

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from perform.osc.config import PRESET_NOTES, PRESETS, STATUS_PREFIX, Mapping
-from perform.osc.status import STAGE_TAGS
+from perform.osc.status import NUMERIC_CHANNELS, STAGE_TAGS, STATE_CODES
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,38 @@ def describe(mapping: Mapping) -> list[AddressDoc]:
                     f"performer N: {len(pose.names)} landmarks in MediaPipe's order, {fields} each ({where})",
                 )
             )
+    do = mapping.detail
+    if do is not None:
+        fields, parts = " ".join(do.fields), "/".join(do.parts)
+        where = f"{parts} of performer N (pose.detail; image x, y, z; nothing when not found)"
+        if do.layout == "landmark":
+            a = do.address.format(slot="<N>", part="<part>", landmark="<landmark>")
+            rows.append(AddressDoc(a, "f" * len(do.fields), f"{fields} of a landmark of the {where}"))
+        elif do.layout == "value":
+            a = do.address.format(slot="<N>", part="<part>", landmark="<landmark>", field="<field>")
+            rows.append(AddressDoc(a, "f", f"one value ({'/'.join(do.fields)}) of a landmark of the {where}"))
+        else:
+            n = len(do.fields)
+            hands = [p for p in do.parts if p != "face"]
+            if hands:
+                part = hands[0] if len(hands) == 1 else "<hand>"
+                rows.append(
+                    AddressDoc(
+                        do.address.format(slot="<N>", part=part),
+                        "f" * (21 * n),
+                        f"{'/'.join(hands)} of performer N (pose.detail; nothing when not found): 21 "
+                        f"landmarks in docs/hands-face.md's order, {fields} each (image x, y, z)",
+                    )
+                )
+            if "face" in do.parts:
+                rows.append(
+                    AddressDoc(
+                        do.address.format(slot="<N>", part="face"),
+                        "f" * (20 * n),
+                        f"face of performer N (pose.detail; nothing when not found): its 20 named points "
+                        f"in docs/hands-face.md's order, {fields} each (image x, y, z)",
+                    )
+                )
     fo = mapping.features
     if fo is not None:
         tag = "i" if fo.map.integer else "f"
@@ -62,8 +94,11 @@ def describe(mapping: Mapping) -> list[AddressDoc]:
             )
         )
         rows.append(AddressDoc(fo.address.format(feature="stage/<feature>"), tag, f"stage feature, {span}"))
+        count = f" (the count itself: {STATUS_PREFIX}people)" if mapping.status else ""
         rows.append(
-            AddressDoc(fo.address.format(feature="people"), tag, f"performers on stage, 0..6 as {span}")
+            AddressDoc(
+                fo.address.format(feature="people"), tag, f"performers on stage, 0..6 as {span}{count}"
+            )
         )
     eo = mapping.events
     if eo is not None:
@@ -103,15 +138,30 @@ def describe(mapping: Mapping) -> list[AddressDoc]:
     return rows
 
 
-def describe_status() -> list[AddressDoc]:
-    """The addresses :class:`~perform.osc.status.StatusSender` sends."""
-    return [
+def describe_status(numbers_only: bool | None = False) -> list[AddressDoc]:
+    """The addresses :class:`~perform.osc.status.StatusSender` sends (``numbers_only``: to a target
+    that takes numbers only; None: both forms)."""
+    codes = ", ".join(f"{n} {state}" for state, n in STATE_CODES.items())
+    meaning = {
+        "state": f"once a second per stage: its state, {codes} (-1 other)",
+        "fps": "once a second per stage: frames handed on per second",
+        "errors": "once a second per stage: errors so far",
+        "restarts": "once a second per stage: restarts so far",
+        "dropped": "once a second per stage: frames dropped so far",
+        "age_ms": "once a second per stage: ms since its last output (-1: none yet)",
+    }
+    text = [
         AddressDoc(
             STATUS_PREFIX + "<stage>",
             STAGE_TAGS,
             "once a second per stage: state (running, stalled, ...), fps, errors, restarts, dropped, "
             "ms since its last output (-1: none yet)",
-        ),
+        )
+    ]
+    numbers = [AddressDoc(f"{STATUS_PREFIX}<stage>/{c}", t, meaning[c]) for c, t in NUMERIC_CHANNELS]
+    forms = {False: text, True: numbers, None: text + numbers}[numbers_only]
+    return [
+        *forms,
         AddressDoc(
             STATUS_PREFIX + "ok", "i", "once a second: 1 when every stage runs and none is stale, else 0"
         ),
@@ -130,15 +180,17 @@ def status_markdown() -> list[str]:
         "| address | types | meaning |",
         "|---|---|---|",
     ]
-    lines += [f"| `{d.address}` | {d.tags} | {d.meaning} |" for d in describe_status()]
+    lines += [f"| `{d.address}` | {d.tags} | {d.meaning} |" for d in describe_status(None)]
     lines += [
         "",
         "`<stage>` is a pipeline stage: `capture`, `pose`, `events`, `take`, `osc`, `style`, `midi`,",
         "`audio`, `stream`, `preview`. A stage is stale when it is `running` or `recording` and has",
         "handed nothing on for `stale_s` (default 2 s); `idle` counts as running (a take recorder",
         "waiting for a cue). `ok` is 0 while anything is `stalled`, `stopped` or `ended`, or stale, so a",
-        "light or a QLab cue can watch one number. TouchDesigner's OSC In CHOP takes only numbers: it",
-        "reads `ok` and `uptime`; an **OSC In DAT** shows the per-stage rows with their state.",
+        "light or a QLab cue can watch one number. TouchDesigner's OSC In CHOP takes only numbers, so",
+        "the `touchdesigner` preset (any mapping with `numbers_only: true`) gets each stage as one",
+        "number per message instead of the `sfiiif` row: `/perform/status/<stage>/state` (a number),",
+        "`/fps`, `/errors`, `/restarts`, `/dropped`, `/age_ms`, a channel each.",
         "",
         "The OSC control input has a row `control` (state `listening`): `dropped` counts what it refused",
         "(senders outside `control.allow`, cues whose queue was full, parameters refused, replies over",
@@ -162,7 +214,7 @@ def osc_markdown() -> str:
         "own between frames.",
         "",
         "Targets come from the show file (`osc.targets`) or the command line, `HOST:PORT[/PRESET]`",
-        "(`127.0.0.1:7000/touchdesigner`, `[::1]:9000/ableton`).",
+        "(`127.0.0.1:7000/touchdesigner`, `[::1]:7400/ableton`).",
         "",
         "Placeholders: `<N>` performer number (1, 2, ...), `<landmark>` one of MediaPipe's 33 names",
         "(`nose`, `left_wrist`, ...), `<field>` `x`, `y`, `z` or `visibility`, `<feature>` a feature",
@@ -191,13 +243,16 @@ def osc_markdown() -> str:
         "`logarithmic` 1-(1-u)^power, `smoothstep`, `smootherstep`), then onto `out_lo`..`out_hi`, as an",
         "int32 when `integer`. Every option: [show-file.md](show-file.md).",
         "",
+        "Port 9000 is perform's own cue input (`control.port`): a target there would make perform hear",
+        "itself, so perform leaves such a target out with a warning. Send to another port.",
+        "",
         "```yaml",
         "osc:",
         "  max_datagram: 1472",
         "  heartbeat: true",
         "  targets:",
         "    - {host: 192.168.1.20, port: 7000, preset: touchdesigner}",
-        "    - {host: 127.0.0.1, port: 9000, preset: ableton, rate_hz: 60}",
+        "    - {host: 127.0.0.1, port: 7400, preset: ableton, rate_hz: 60}",
         "    - host: 192.168.1.50",
         "      port: 8000",
         "      rate_hz: 30",
@@ -218,7 +273,11 @@ def osc_markdown() -> str:
         "features read 0..1 (`perform/p1/energy`, `perform/stage/energy`, `perform/people`) and events",
         "1 / 0 (`perform/evt/p1/hands_up`), so a Select CHOP with a pattern such as `*p1/*/x` picks",
         "channels without renaming. A performer who leaves stops sending: their channels hold their",
-        "last values; watch `perform/people` or the `leave` events. Every bundle carries its frame's",
+        "last values; watch `perform/status/people` (the count itself, once a second; `perform/people`",
+        "is the count divided by 6, like every feature mapped onto 0..1) or the `leave` events. Features",
+        "arrive mapped onto 0..1 (the *control value*), while rules compare raw values unless they name",
+        "the control value: `hands_up.ctl` in a rule reads what the CHOP shows (docs/features.md lists",
+        "both). Every bundle carries its frame's",
         "capture time as its timetag, for receivers that schedule by it.",
         "",
         "## Ableton Live",

@@ -21,13 +21,14 @@ import numpy as np
 
 from perform.events.types import Event, as_event
 from perform.mapping import Smoother, ValueMap, map_values
-from perform.osc.config import FIELDS, STATUS_PREFIX, Mapping, Osc, PoseOut
+from perform.osc.config import FIELDS, STATUS_PREFIX, DetailOut, Mapping, Osc, PoseOut
 from perform.osc.udp import Destination, SendCounts, UdpOut
 from perform.osc.wire import element, encode, float32, header, int32, pack_bundles, timetag
 from perform.pipeline import POLL_S, EventCursor, EventLog, LatencyHistogram, Reader, Slot, Stage, Stats
 from perform.pipeline.features import REGISTRY
 from perform.pipeline.stage import StageState
 from perform.schema import InputLoss
+from perform.vision.face import FACE_POINTS
 from perform.vision.types import LM, Poses
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,7 @@ class FrameEncoder:
         self.mapping = mapping
         self.smoother = Smoother()
         self._pose_plans: dict[int, list[bytes]] = {}
+        self._detail_plans: dict[tuple[int, str], list[bytes]] = {}
         self._feature_plans: dict[
             tuple[str, ...], list[tuple[list[int], ValueMap, np.ndarray, np.ndarray]]
         ] = {}
@@ -109,6 +111,8 @@ class FrameEncoder:
         if poses is not None:
             if m.pose is not None:
                 self._pose(poses, m.pose, t, out)
+            if m.detail is not None and poses.details:
+                self._detail(poses, m.detail, out)
             if m.features is not None:
                 self._features(poses, t, out)
             if m.vector is not None:
@@ -165,6 +169,41 @@ class FrameEncoder:
             self.smoother.forget({("pose", s) for s in gone})
             for s in gone:
                 del self._pose_plans[s]
+
+    # hands and face
+
+    def _detail_headers(self, slot: int, part: str, do: DetailOut) -> list[bytes]:
+        plan = self._detail_plans.get((slot, part))
+        if plan is None:
+            names, nf = do.names(part), len(do.fields)
+            if do.layout == "landmark":
+                heads = [header(do.address.format(slot=slot, part=part, landmark=n), "f" * nf) for n in names]
+            elif do.layout == "value":
+                heads = [
+                    header(do.address.format(slot=slot, part=part, landmark=n, field=f), "f")
+                    for n in names
+                    for f in do.fields
+                ]
+            else:
+                heads = [header(do.address.format(slot=slot, part=part), "f" * (nf * len(names)))]
+            if len(self._detail_plans) > 256:
+                self._detail_plans.clear()
+            plan = self._detail_plans[(slot, part)] = heads
+        return plan
+
+    def _detail(self, poses: Poses, do: DetailOut, out: list[bytes]) -> None:
+        cols = [FIELDS.index(f) for f in do.fields]
+        for slot, detail in poses.details.items():
+            for part in do.parts:
+                found = detail.face if part == "face" else detail.hand(part.removesuffix("_hand"))  # type: ignore[arg-type]
+                if found is None:
+                    continue  # not found: nothing sent, never zeros
+                rows = list(FACE_POINTS.values()) if part == "face" else slice(None)
+                values = np.nan_to_num(found.landmarks[rows][:, cols], nan=0.0, posinf=0.0, neginf=0.0)
+                data = values.astype(">f4").tobytes()
+                heads = self._detail_headers(slot, part, do)
+                step = len(data) // len(heads)
+                out.extend(element(h + data[i * step : (i + 1) * step]) for i, h in enumerate(heads))
 
     # features
 

@@ -21,6 +21,10 @@ in the request would let anyone aim perform's replies at a third party), and at 
 argument also take one number, as a TouchOSC button sends: non-zero fires, zero (the release)
 is ignored.
 
+A cue that would do nothing (a scene or event the show does not have, a scene index out of
+range, a cue nothing in the show acts on) is refused: counted as ``cue_refused`` and logged once
+per reason every few seconds; every cue's outcome shows in the live status.
+
 Names are names, never paths: a scene name, a take name or an event pattern is at most
 :data:`~perform.control.MAX_CUE_NAME` characters, with no folder separators and no leading dot;
 anything else is refused as ``bad_args`` with a log line that says why. ``allow`` (addresses or
@@ -89,7 +93,8 @@ COUNT_KEYS = (
     "datagrams",  # received
     "not_allowed",  # from a sender outside ``allow``: dropped unread
     "packets",  # parsed: datagrams == not_allowed + packets + malformed
-    # == handled + unknown_address + bad_args + handler_error + refused + cue_dropped + pending
+    # == handled + unknown_address + bad_args + handler_error + refused + cue_dropped
+    # + cue_refused + pending
     "messages",
     "handled",
     "unknown_address",
@@ -97,6 +102,7 @@ COUNT_KEYS = (
     "handler_error",
     "refused",  # a parameter the store refused (full of other names)
     "cue_dropped",  # a cue whose consumer's queue was full
+    "cue_refused",  # a cue that would do nothing: unknown scene or event, index out of range
     "delayed",  # held for a future time tag
     "late_clamped",  # time tag beyond max_delay_s: applied at once
     "pending_overflow",  # the pending list was full: applied at once
@@ -110,7 +116,7 @@ COUNT_KEYS = (
 )
 
 #: What the status row ``control`` shows as dropped: what perform refused or could not keep.
-DROP_KEYS = ("not_allowed", "refused", "cue_dropped", "replies_limited", "http_refused")
+DROP_KEYS = ("not_allowed", "refused", "cue_dropped", "cue_refused", "replies_limited", "http_refused")
 #: ... and as errors: what was wrong with what came, or failed.
 ERROR_KEYS = (
     "unknown_address",
@@ -360,8 +366,11 @@ class ControlServer:
         return handler
 
     def _cue(self, name: str, *args: Value, sender: Sender) -> None:
-        if not self.controls.cue(name, *args, source=_who(sender)):
-            raise _Dropped(f"cue {name} dropped: its queue is full (is someone flooding the cues?)")
+        outcome = self.controls.cue(name, *args, source=_who(sender))
+        if outcome.kind == "dropped":
+            raise _Dropped(f"cue {name} dropped: {outcome.detail}")
+        if not outcome:
+            raise _CueRefused(outcome.kind, f"cue {outcome.line().split(' ', 1)[1]}")
 
     def _param(self, name: str, args: list[Any], sender: Sender) -> None:
         if len(args) != 1:
@@ -553,6 +562,10 @@ class ControlServer:
             self.counts["bad_args"] += 1
             self._log.warn("bad_args", f"{clip(address)} from {_who(sender)}: {exc}")
             return
+        except _CueRefused as exc:
+            self.counts["cue_refused"] += 1
+            self._log.warn(f"cue_refused.{exc.reason}", f"{clip(address)} from {_who(sender)}: {exc}")
+            return
         except _Refused as exc:
             self.counts[exc.kind] += 1
             self._log.warn(exc.kind, f"{clip(address)} from {_who(sender)}: {exc}")
@@ -579,6 +592,14 @@ class _Refused(Exception):
 
 class _Dropped(_Refused):
     kind = "cue_dropped"
+
+
+class _CueRefused(Exception):
+    """A cue the show's checks refused (counted as ``cue_refused``, logged once per ``reason``)."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 def _checked(check: Callable[[str], str], text: str) -> str:

@@ -10,6 +10,20 @@ address                         types       arguments
 ``/perform/status/uptime``      ``f``       seconds since the pipeline started
 =============================== =========== ==================================================
 
+A target whose mapping is ``numbers_only`` (the ``touchdesigner`` preset: the OSC In CHOP takes
+ints and floats only) gets each stage as one number per message instead, a channel each:
+
+=================================== ===== ==================================================
+address                             type  value
+=================================== ===== ==================================================
+``/perform/status/<stage>/state``   ``i`` the state as a number (:data:`STATE_CODES`)
+``/perform/status/<stage>/fps``     ``f`` frames handed on per second
+``/perform/status/<stage>/errors``  ``i`` errors so far
+``/perform/status/<stage>/restarts`` ``i`` restarts so far
+``/perform/status/<stage>/dropped`` ``i`` frames dropped so far
+``/perform/status/<stage>/age_ms``  ``f`` ms since it last handed a frame on
+=================================== ===== ==================================================
+
 ``age_ms`` is the time since the stage last handed a frame on (-1 before its first). A stage is
 stale when it is ``running`` (or ``recording``) and has handed nothing on for ``stale_s``,
 counted from the start when it never has. ``idle`` counts as running: it is what a take
@@ -42,6 +56,25 @@ PRODUCING_STATES = frozenset({"running", "recording"})
 #: Addresses under ``/perform/status/`` that are not stages (OSC out's own status among them).
 RESERVED = frozenset({"ok", "uptime", "heartbeat", "fps", "latency_ms", "people"})
 STAGE_TAGS = "sfiiif"
+#: A stage's state as a number, for targets that take numbers only (-1: any other state).
+STATE_CODES = {
+    "stopped": 0,
+    "running": 1,
+    "idle": 2,
+    "recording": 3,
+    "listening": 4,
+    "stalled": 5,
+    "ended": 6,
+}
+#: The numeric channels of one stage, in the order sent, with their type tags.
+NUMERIC_CHANNELS = (
+    ("state", "i"),
+    ("fps", "f"),
+    ("errors", "i"),
+    ("restarts", "i"),
+    ("dropped", "i"),
+    ("age_ms", "f"),
+)
 _I32_MAX = 2**31 - 1
 _STAGE_ARGS = struct.Struct(">fiiif")
 _NOT_IN_ADDRESS = re.compile(r"[^A-Za-z0-9_.:\-]")
@@ -120,10 +153,17 @@ def _float32(value: float) -> float:
     return value if math.isfinite(value) and abs(value) < 3.4e38 else -1.0
 
 
-def encode_health(h: Health) -> list[bytes]:
-    """The bundle elements of one status: a message per stage, then ``ok`` and ``uptime``."""
+def encode_health(h: Health, numbers_only: bool = False) -> list[bytes]:
+    """The bundle elements of one status: a message per stage (``numbers_only``: one per stage
+    and value), then ``ok`` and ``uptime``."""
     out = []
     for r in h.stages:
+        if numbers_only:
+            values = (STATE_CODES.get(r.state, -1), r.fps, r.errors, r.restarts, r.dropped, r.age_ms)
+            for (channel, tag), value in zip(NUMERIC_CHANNELS, values, strict=True):
+                number = _int32(value) if tag == "i" else _float32(value)
+                out.append(element(encode(f"{stage_address(r.name)}/{channel}", tag, (number,))))
+            continue
         msg = (
             header(stage_address(r.name), STAGE_TAGS)
             + string(r.state)
@@ -170,6 +210,7 @@ class StatusSender(Stage):
         self.stale_s = stale_s
         self.max_datagram = max_datagram
         self.destinations = [Destination(t) for t in targets]
+        self.numbers_only = [t.effective_mapping.numbers_only for t in targets]
         self.counts = SendCounts()
         self.udp = UdpOut(self.report_error, "status")
         self._due = time.monotonic()
@@ -193,12 +234,21 @@ class StatusSender(Stage):
     def send_now(self, now: float | None = None) -> int:
         """Send one status to every target now; returns the datagrams sent."""
         now = time.monotonic() if now is None else now
-        # timetag "immediately": a status is news now, not at a time a receiver should wait for
-        datagrams, oversize = pack_bundles(IMMEDIATELY, encode_health(self.health(now)), self.max_datagram)
-        if oversize:
-            self.report_error(f"{oversize} status message(s) larger than max_datagram {self.max_datagram}")
-        ready = [d for d in self.destinations if self.udp.ready(d, now)]
-        sent = sum(self.udp.send(d, datagrams, self.counts) for d in ready)
+        h = self.health(now)
+        sent = 0
+        for numbers_only in sorted(set(self.numbers_only)):
+            # timetag "immediately": a status is news now, not at a time a receiver should wait for
+            datagrams, oversize = pack_bundles(IMMEDIATELY, encode_health(h, numbers_only), self.max_datagram)
+            if oversize:
+                self.report_error(
+                    f"{oversize} status message(s) larger than max_datagram {self.max_datagram}"
+                )
+            ready = [
+                d
+                for d, n in zip(self.destinations, self.numbers_only, strict=True)
+                if n == numbers_only and self.udp.ready(d, now)
+            ]
+            sent += sum(self.udp.send(d, datagrams, self.counts) for d in ready)
         self.stats.record(now, now)
         return sent
 

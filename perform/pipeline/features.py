@@ -1,7 +1,9 @@
 """The feature registry: every feature's meaning, unit, range and scope, by name.
 
 Features are named as documented: per-person ones bare (``energy``, ``floor_x``), stage ones as
-sent (``stage.energy``, ``people``, ``audio.level``). Each frame carries them as emitted:
+sent (``stage.energy``, ``people``, ``audio.level``). Each has a raw value, in its unit, and a
+control value, its range ``lo..hi`` mapped onto 0..1 (:func:`normalise`): what OSC and MIDI send,
+and what a rule reads when it names ``<feature>.ctl``. Each frame carries them as emitted:
 ``p{slot}.{name}`` per person, stage names as they are. :data:`REGISTRY` is the one table
 that OSC, MIDI and rules read. The packages that make features add theirs when
 their module is imported (:mod:`perform.vision.features`: body and floor,
@@ -18,6 +20,9 @@ from dataclasses import dataclass
 
 PERSON = "person"
 STAGE = "stage"
+#: A rule reads a feature's control value, its range mapped onto 0..1 as OSC sends it, when its
+#: name ends with this (``hands_up.ctl``); the bare name reads the raw value.
+CONTROL = ".ctl"
 
 _PERSON_NAME = re.compile(r"p\d+\.(\w+)")
 
@@ -72,6 +77,19 @@ class FeatureRegistry:
         if not math.isfinite(u):
             return 0.0 if math.isnan(u) else float(u > 0)
         return min(1.0, max(0.0, u))
+
+
+def control_name(name: str) -> tuple[str, bool]:
+    """``("hands_up", True)`` for ``hands_up.ctl`` (the 0..1 control value), ``(name, False)`` else."""
+    return (name.removesuffix(CONTROL), True) if name.endswith(CONTROL) else (name, False)
+
+
+def control_formula(info: FeatureInfo) -> str:
+    """How the control value follows from the raw value ``v``, for the docs: ``(v + 0.5) / 2``."""
+    if info.lo == 0 and info.hi == 1:
+        return "v"
+    shifted = "v" if info.lo == 0 else f"(v {'+' if info.lo < 0 else '-'} {abs(info.lo):g})"
+    return f"{shifted} / {info.hi - info.lo:g}"
 
 
 #: Every feature of this process.

@@ -5,13 +5,23 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from perform.audio.analysis import AudioFeatures
 from perform.control import Value
 from perform.mapping import Smoother, ValueMap, map_value
 from perform.pipeline import Frame
+from perform.pipeline.features import REGISTRY
 from perform.render.config import Binding
 from perform.style.types import Styled
+from perform.vision.face import FACE_POINTS
+from perform.vision.gestures import FACE_FEATURES, HAND_FEATURES
+from perform.vision.hands import NUM_HAND_LANDMARKS, SIDES
 from perform.vision.types import Poses
+
+#: Performers (slots 1..) whose hands and face the standard uniforms carry (the prelude's MAX_PEOPLE).
+DETAIL_PEOPLE = 4
+_FACE_ROWS = list(FACE_POINTS.values())
 
 
 @dataclass
@@ -73,3 +83,52 @@ def constant_or_bound(value: float | list[float] | Binding) -> float | tuple[flo
 
 def resolve(value: float | tuple[float, ...] | Bound, inputs: Inputs, dt: float) -> float | tuple[float, ...]:
     return value.update(inputs, dt) if isinstance(value, Bound) else value
+
+
+def detail_uniforms(inputs: Inputs) -> dict[str, np.ndarray]:
+    """The prelude's hand and face uniforms for slots 1..:data:`DETAIL_PEOPLE`.
+
+    ``u_hands``: per slot, left then right hand, 21 joints of x, y (as ``v_uv``: y up), z and 1
+    (0 where the hand is not found); ``u_face``: the named face points likewise;
+    ``u_hand_features`` and ``u_face_features``: each feature on 0..1 as OSC sends it, in
+    :data:`~perform.vision.gestures.HAND_FEATURES` and ``FACE_FEATURES`` order, packed four to
+    a vec4 (two vec4 per hand and per face).
+    """
+    n, hj, fp = DETAIL_PEOPLE, NUM_HAND_LANDMARKS, len(_FACE_ROWS)
+    hands = np.zeros((n * 2 * hj, 4), "f4")
+    face = np.zeros((n * fp, 4), "f4")
+    hand_features = np.zeros((n * 2, 8), "f4")
+    face_features = np.zeros((n, 8), "f4")
+    poses = inputs.poses
+    for slot, detail in (poses.details if poses is not None else {}).items():
+        if not 1 <= slot <= n:
+            continue
+        i = slot - 1
+        for k, side in enumerate(SIDES):
+            hand = detail.hand(side)
+            if hand is not None:
+                block = hands[(i * 2 + k) * hj : (i * 2 + k + 1) * hj]
+                block[:, :3] = hand.landmarks
+                block[:, 1] = 1.0 - block[:, 1]
+                block[:, 3] = 1.0
+        if detail.face is not None:
+            block = face[i * fp : (i + 1) * fp]
+            block[:, :3] = detail.face.landmarks[_FACE_ROWS]
+            block[:, 1] = 1.0 - block[:, 1]
+            block[:, 3] = 1.0
+        f = inputs.features
+        for k, side in enumerate(SIDES):
+            for j, name in enumerate(HAND_FEATURES):
+                key = f"p{slot}.{side}_hand_{name}"
+                if key in f:
+                    hand_features[i * 2 + k, j] = REGISTRY.normalise(key, f[key])
+        for j, name in enumerate(FACE_FEATURES):
+            key = f"p{slot}.{name}"
+            if key in f:
+                face_features[i, j] = REGISTRY.normalise(key, f[key])
+    return {
+        "u_hands": hands,
+        "u_face": face,
+        "u_hand_features": hand_features.reshape(-1, 4),
+        "u_face_features": face_features.reshape(-1, 4),
+    }

@@ -8,7 +8,7 @@ import cv2
 import moderngl
 import numpy as np
 
-from perform.render.bindings import Inputs
+from perform.render.bindings import Inputs, detail_uniforms
 from perform.render.gl import GLSL_VERSION, VERTEX, Target, compile_internal, quad_buffer, set_uniform
 from perform.render.library import Library
 
@@ -228,6 +228,7 @@ class Canvas:
             "u_audio_bands": bands,
             "u_beat": max(0.0, 1.0 - (inputs.now - self._last_beat) / BEAT_DECAY_S),
             "u_beat_phase": float(audio.beat_phase) if audio is not None else 0.0,
+            **detail_uniforms(inputs),
         }
         for name, value in values.items():
             set_uniform(prog, name, value)

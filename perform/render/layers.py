@@ -15,6 +15,8 @@ from perform.render import config as cfg
 from perform.render.bindings import Bound, Inputs, constant_or_bound, resolve
 from perform.render.gl import Target, set_uniform
 from perform.vision.draw import SLOT_COLORS
+from perform.vision.face import FACE_POINTS
+from perform.vision.hands import HAND_CONNECTIONS
 from perform.vision.types import CONNECTIONS, LM
 
 if TYPE_CHECKING:
@@ -27,6 +29,8 @@ PALETTE = np.array(SLOT_COLORS, dtype="f4") / 255.0
 
 
 BONES = np.array(CONNECTIONS, dtype=int)
+HAND_BONES = np.array(HAND_CONNECTIONS, dtype=int)
+_FACE_ROWS = list(FACE_POINTS.values())
 
 
 def performer_colour(slot: int) -> np.ndarray:
@@ -133,33 +137,50 @@ class SkeletonLayer(OwnTarget):
 
 
 def skeleton_vertices(rf: Canvas, spec: cfg.SkeletonLayer) -> np.ndarray:
-    """Triangles (x, y, r, g, b, a) in clip space for every visible bone and joint."""
+    """Triangles (x, y, r, g, b, a) in clip space for every visible bone and joint, and the hands'
+    bones and face points of performers who have them (``pose.detail``)."""
     poses = rf.inputs.poses
     if poses is None or not poses.bodies:
         return np.zeros((0, 6), "f4")
     w, h = rf.size
     half = spec.width * h / 720.0 / 2.0
     parts = []
+
+    def pixels(lm: np.ndarray) -> np.ndarray:
+        return np.stack([lm[:, 0] * w, (1.0 - lm[:, 1]) * h], axis=1)
+
     for body in poses.bodies:
         lm = body.landmarks
-        px = np.stack([lm[:, 0] * w, (1.0 - lm[:, 1]) * h], axis=1)
+        px = pixels(lm)
         ok = lm[:, 3] >= spec.min_visibility
         colour = np.array(spec.colour if spec.colour is not None else performer_colour(body.slot), "f4")
-        pairs = BONES[ok[BONES[:, 0]] & ok[BONES[:, 1]]]
-        if len(pairs):
-            p0, p1 = px[pairs[:, 0]], px[pairs[:, 1]]
-            d = p1 - p0
-            length = np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-6)
-            n = np.stack([-d[:, 1], d[:, 0]], axis=1) / length * half
-            quads = np.stack([p0 + n, p0 - n, p1 + n, p1 + n, p0 - n, p1 - n], axis=1).reshape(-1, 2)
-            parts.append(_with_colour(quads, colour, w, h))
+        parts.append(_bones(px, BONES[ok[BONES[:, 0]] & ok[BONES[:, 1]]], half, colour, w, h))
         if spec.joints:
-            centres = px[ok]
-            r = half * 1.6
-            corners = np.array([(-r, -r), (r, -r), (-r, r), (-r, r), (r, -r), (r, r)], "f4")
-            sq = (centres[:, None, :] + corners[None]).reshape(-1, 2)
-            parts.append(_with_colour(sq, colour, w, h))
+            parts.append(_squares(px[ok], half * 1.6, colour, w, h))
+        detail = poses.details.get(body.slot)
+        if detail is None:
+            continue
+        for hand in (detail.left_hand, detail.right_hand):
+            if hand is not None:
+                parts.append(_bones(pixels(hand.landmarks), HAND_BONES, half * 0.4, colour, w, h))
+        if detail.face is not None:
+            parts.append(_squares(pixels(detail.face.landmarks[_FACE_ROWS]), half * 0.5, colour, w, h))
     return np.concatenate(parts) if parts else np.zeros((0, 6), "f4")
+
+
+def _bones(px: np.ndarray, pairs: np.ndarray, half: float, colour: np.ndarray, w: int, h: int) -> np.ndarray:
+    """Quads ``2 * half`` pixels wide along the bones ``pairs`` (rows of ``px``)."""
+    p0, p1 = px[pairs[:, 0]], px[pairs[:, 1]]
+    d = p1 - p0
+    length = np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-6)
+    n = np.stack([-d[:, 1], d[:, 0]], axis=1) / length * half
+    quads = np.stack([p0 + n, p0 - n, p1 + n, p1 + n, p0 - n, p1 - n], axis=1).reshape(-1, 2)
+    return _with_colour(quads, colour, w, h)
+
+
+def _squares(centres: np.ndarray, r: float, colour: np.ndarray, w: int, h: int) -> np.ndarray:
+    corners = np.array([(-r, -r), (r, -r), (-r, r), (-r, r), (r, -r), (r, r)], "f4")
+    return _with_colour((centres[:, None, :] + corners[None]).reshape(-1, 2), colour, w, h)
 
 
 def _with_colour(px: np.ndarray, colour: np.ndarray, w: int, h: int) -> np.ndarray:

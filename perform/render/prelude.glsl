@@ -3,6 +3,8 @@
 // uploaded so that texture(u_camera, v_uv) is upright; joints use the same space as v_uv.
 #define MAX_PEOPLE 4
 #define JOINTS 33
+#define HAND_JOINTS 21
+#define FACE_POINTS 20
 
 in vec2 v_uv;
 out vec4 fragColor;
@@ -24,6 +26,10 @@ uniform float u_audio_level;               // 0..1
 uniform float u_audio_bands[8];            // 0..1, low to high
 uniform float u_beat;                      // 1 on a beat, decaying to 0 over 0.25 s
 uniform float u_beat_phase;                // 0..1 through the current beat
+uniform vec4 u_hands[MAX_PEOPLE * 2 * HAND_JOINTS]; // pose.detail.hands: per slot, left then right hand: x, y, z, found 0/1
+uniform vec4 u_face[MAX_PEOPLE * FACE_POINTS];      // pose.detail.face: per slot, the named face points: x, y, z, found 0/1
+uniform vec4 u_hand_features[MAX_PEOPLE * 4];       // per slot and hand: the hand features 0..1 (handFeature)
+uniform vec4 u_face_features[MAX_PEOPLE * 2];       // per slot: the face features 0..1 (faceFeature)
 
 #define NOSE 0
 #define LEFT_SHOULDER 11
@@ -39,7 +45,71 @@ uniform float u_beat_phase;                // 0..1 through the current beat
 #define LEFT_ANKLE 27
 #define RIGHT_ANKLE 28
 
+// hands (side: LEFT_HAND 0, RIGHT_HAND 1), face points and hand and face features (docs/hands-face.md)
+#define LEFT_HAND 0
+#define RIGHT_HAND 1
+#define HAND_WRIST 0
+#define HAND_THUMB_CMC 1
+#define HAND_THUMB_MCP 2
+#define HAND_THUMB_IP 3
+#define HAND_THUMB_TIP 4
+#define HAND_INDEX_MCP 5
+#define HAND_INDEX_PIP 6
+#define HAND_INDEX_DIP 7
+#define HAND_INDEX_TIP 8
+#define HAND_MIDDLE_MCP 9
+#define HAND_MIDDLE_PIP 10
+#define HAND_MIDDLE_DIP 11
+#define HAND_MIDDLE_TIP 12
+#define HAND_RING_MCP 13
+#define HAND_RING_PIP 14
+#define HAND_RING_DIP 15
+#define HAND_RING_TIP 16
+#define HAND_PINKY_MCP 17
+#define HAND_PINKY_PIP 18
+#define HAND_PINKY_DIP 19
+#define HAND_PINKY_TIP 20
+#define FACE_FOREHEAD 0
+#define FACE_CHIN 1
+#define FACE_NOSE_TIP 2
+#define FACE_NOSE_BRIDGE 3
+#define FACE_MOUTH_LEFT 4
+#define FACE_MOUTH_RIGHT 5
+#define FACE_UPPER_LIP 6
+#define FACE_LOWER_LIP 7
+#define FACE_LEFT_EYE_OUTER 8
+#define FACE_LEFT_EYE_INNER 9
+#define FACE_LEFT_EYE_TOP 10
+#define FACE_LEFT_EYE_BOTTOM 11
+#define FACE_RIGHT_EYE_OUTER 12
+#define FACE_RIGHT_EYE_INNER 13
+#define FACE_RIGHT_EYE_TOP 14
+#define FACE_RIGHT_EYE_BOTTOM 15
+#define FACE_LEFT_BROW 16
+#define FACE_RIGHT_BROW 17
+#define FACE_LEFT_CHEEK 18
+#define FACE_RIGHT_CHEEK 19
+#define HAND_F_PINCH 0
+#define HAND_F_GRIP 1
+#define HAND_F_OPENNESS 2
+#define HAND_F_FINGERS 3
+#define HAND_F_POINT_X 4
+#define HAND_F_POINT_Y 5
+#define HAND_F_POINT_ANGLE 6
+#define FACE_F_MOUTH_OPEN 0
+#define FACE_F_SMILE 1
+#define FACE_F_BROWS_RAISED 2
+#define FACE_F_LEFT_EYE_CLOSED 3
+#define FACE_F_RIGHT_EYE_CLOSED 4
+#define FACE_F_HEAD_YAW 5
+#define FACE_F_HEAD_PITCH 6
+#define FACE_F_HEAD_ROLL 7
+
 vec4 joint(int person, int index) { return u_joints[person * JOINTS + index]; }
+vec4 handJoint(int person, int side, int index) { return u_hands[(person * 2 + side) * HAND_JOINTS + index]; }
+vec4 facePoint(int person, int index) { return u_face[person * FACE_POINTS + index]; }
+float handFeature(int person, int side, int f) { return u_hand_features[(person * 2 + side) * 2 + f / 4][f % 4]; }
+float faceFeature(int person, int f) { return u_face_features[person * 2 + f / 4][f % 4]; }
 float aspect() { return u_resolution.x / u_resolution.y; }
 // turns the hue of an RGB colour by `turns` (1: all the way round), about the grey axis
 vec3 hueTurn(vec3 c, float turns) {

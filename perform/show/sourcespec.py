@@ -13,6 +13,7 @@ from pydantic import TypeAdapter, ValidationError
 from perform.capture.files import IMAGE_EXTENSIONS
 from perform.errors import ConfigError
 from perform.schema import SourceBase
+from perform.show.loader import missing_input
 from perform.show.models import SourceConfig
 
 VIDEO_EXTENSIONS = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"}
@@ -23,16 +24,21 @@ _ADAPTER: TypeAdapter[SourceConfig] = TypeAdapter(SourceConfig)
 def parse_source(spec: str, keep: SourceBase | None = None) -> SourceConfig:
     """Turn a ``--source`` string into a source config, keeping ``keep``'s mirror/rotate/crop.
 
-    Paths are taken relative to the working directory.
+    Paths are taken relative to the working directory; a file or folder that is not there is a
+    :class:`ConfigError`.
     """
     data = _spec_fields(spec.strip())
     if keep is not None:
         data.update(mirror=keep.mirror, rotate=keep.rotate, crop=keep.crop)
     try:
-        return _ADAPTER.validate_python(data)
+        source = _ADAPTER.validate_python(data)
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         raise ConfigError(f"--source {spec!r}: {first['msg']}") from None
+    problem = missing_input(source)
+    if problem is not None:
+        raise ConfigError(f"--source {spec!r}: {problem}")
+    return source
 
 
 def _spec_fields(spec: str) -> dict[str, Any]:

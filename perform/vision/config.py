@@ -74,6 +74,39 @@ class Tracking(Model):
     )
 
 
+class DetailConfig(Model):
+    """Hands and face per performer, cut from the body (docs/hands-face.md)."""
+
+    hands: bool = Field(False, description="Find each chosen performer's hands (21 landmarks each).")
+    face: bool = Field(False, description="Find each chosen performer's face (468 landmarks).")
+    slots: list[int] | None = Field(
+        None, description="Performers (slot numbers) who get hands and face, e.g. [1]; empty: everyone."
+    )
+    every: int = Field(
+        2,
+        ge=1,
+        le=30,
+        description="Measure each hand and face every N frames (they take turns); in between they "
+        "follow the body. 2 adds about a quarter to one performer's body time on 2 cores, 1 about 60 %.",
+    )
+    between: Literal["carry", "hold"] = Field(
+        "carry",
+        description="Between measurements: carry hands and face along with the body's wrists and head, "
+        "or hold them where they were measured.",
+    )
+    hand_model: Literal["full", "lite"] = Field(
+        "lite",
+        description="MediaPipe's hand landmark model: lite (about 3 ms a hand on one core) or full "
+        "(about 6 ms, steadier fingertips).",
+    )
+    min_presence: float = Field(
+        0.5, ge=0, le=1, description="Presence score under which a hand or face is not found."
+    )
+    smoothing: Smoothing = Field(
+        default_factory=Smoothing, description="One Euro smoothing of hand and face landmarks."
+    )
+
+
 TileCount = Annotated[int, Field(ge=1, le=8)]
 
 
@@ -141,4 +174,8 @@ class PoseConfig(Model):
     tracking: Tracking = Field(default_factory=Tracking, description="Performer slots.")
     features_window_s: float = Field(
         0.5, gt=0, le=10, description="Time window of movement features that look back (synchrony, jerk)."
+    )
+    detail: DetailConfig = Field(
+        default_factory=DetailConfig,
+        description="Hands and face per performer (off by default; docs/hands-face.md).",
     )

@@ -25,10 +25,8 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
-from pydantic import Field
 
-from perform.schema import Model
-from perform.vision.config import Smoothing
+from perform.vision.config import DetailConfig, Smoothing
 from perform.vision.face import (
     FACE_POINTS,
     Face,
@@ -59,39 +57,6 @@ Part = Literal["left", "right", "face"]
 _REST = 2
 # Two hand fits this close (mean landmark distance over the hand's size) are one hand.
 _SAME_HAND = 0.25
-
-
-class DetailConfig(Model):
-    """Hands and face per performer, cut from the body (docs/hands-face.md)."""
-
-    hands: bool = Field(False, description="Find each chosen performer's hands (21 landmarks each).")
-    face: bool = Field(False, description="Find each chosen performer's face (468 landmarks).")
-    slots: list[int] | None = Field(
-        None, description="Performers (slot numbers) who get hands and face, e.g. [1]; empty: everyone."
-    )
-    every: int = Field(
-        1,
-        ge=1,
-        le=30,
-        description="Measure each hand and face every N frames (they take turns); in between they "
-        "follow the body.",
-    )
-    between: Literal["carry", "hold"] = Field(
-        "carry",
-        description="Between measurements: carry hands and face along with the body's wrists and head, "
-        "or hold them where they were measured.",
-    )
-    hand_model: Literal["full", "lite"] = Field(
-        "lite",
-        description="MediaPipe's hand landmark model: lite (about 3 ms a hand on one core) or full "
-        "(about 6 ms, steadier fingertips).",
-    )
-    min_presence: float = Field(
-        0.5, ge=0, le=1, description="Presence score under which a hand or face is not found."
-    )
-    smoothing: Smoothing = Field(
-        default_factory=Smoothing, description="One Euro smoothing of hand and face landmarks."
-    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,10 +1,13 @@
-"""Drawing skeletons and masks onto images (previews, virtual performers, `perform pose --out`)."""
+"""Drawing skeletons, hands, faces and masks onto images (previews, virtual performers, `perform pose`)."""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
+from perform.vision.detail import Detail
+from perform.vision.face import FACE_POINTS
+from perform.vision.hands import HAND_CONNECTIONS
 from perform.vision.types import CONNECTIONS, LM
 
 #: One colour per performer slot (RGB), slot 1 first.
@@ -30,4 +33,28 @@ def draw_bodies(
                 cv2.line(image, tuple(pts[a]), tuple(pts[b]), color, thickness, cv2.LINE_AA)
         if visible[LM["nose"]]:
             cv2.circle(image, tuple(pts[LM["nose"]]), thickness * 2, color, -1, cv2.LINE_AA)
+    return image
+
+
+def draw_details(
+    image: np.ndarray, details: list[Detail], colors: list[tuple[int, int, int]] | None = None
+) -> np.ndarray:
+    """Draw hands (21 joints and their bones) and faces (the named face points) on an RGB image,
+    in place; parts not found are left out."""
+    h, w = image.shape[:2]
+    thickness = max(1, round(h / 240))
+    for n, detail in enumerate(details):
+        color = colors[n % len(colors)] if colors else (236, 200, 170)
+        for hand in (detail.left_hand, detail.right_hand):
+            if hand is None:
+                continue
+            pts = np.round(hand.landmarks[:, :2] * (w, h)).astype(int)
+            for a, b in HAND_CONNECTIONS:
+                cv2.line(image, tuple(pts[a]), tuple(pts[b]), color, thickness, cv2.LINE_AA)
+            for p in pts:
+                cv2.circle(image, tuple(p), thickness + 1, (255, 255, 255), -1, cv2.LINE_AA)
+        if detail.face is not None:
+            pts = np.round(detail.face.landmarks[list(FACE_POINTS.values()), :2] * (w, h)).astype(int)
+            for p in pts:
+                cv2.circle(image, tuple(p), thickness + 1, color, -1, cv2.LINE_AA)
     return image

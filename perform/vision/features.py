@@ -32,7 +32,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from perform.pipeline.features import PERSON, REGISTRY, STAGE, FeatureInfo
+from perform.pipeline.features import PERSON, REGISTRY, STAGE, FeatureInfo, control_formula
+from perform.vision.gestures import FACE_FEATURES, HAND_FEATURES  # registers them too
 from perform.vision.types import LM, NUM_LANDMARKS, Body
 
 
@@ -178,19 +179,25 @@ def features_markdown() -> str:
         "",
         "Per-person features are sent as `p<slot>.<name>` (`p1.energy`), stage features as named.",
         "*Body heights* are the performer's standing height, so speeds do not depend on the distance",
-        "to the camera. Image positions are 0..1 with y down. *Range* is what `normalise` maps onto",
-        "0..1 (values beyond it are clamped); raw values may leave it. Landmarks with visibility",
+        "to the camera. Image positions are 0..1 with y down. Each feature has two values, named",
+        "apart. The *raw* value is in the feature's unit; its *range* is what `normalise` maps onto",
+        "0..1 (values beyond it are clamped); raw values may leave it. That 0..1 number is the",
+        "*control* value: what OSC and MIDI send (`/perform/p1/hands_up` with the `touchdesigner`",
+        "preset) and what a rule reads when it adds `.ctl` to the name (`hands_up.ctl`); the bare",
+        "name (`hands_up`) reads the raw value. `people` is a count, 0..6: its control value is",
+        "the count / 6 (`/perform/status/people` sends the count itself). Landmarks with visibility",
         "below 0.5 are ignored; a shape feature that cannot be measured repeats its last value,",
         "a motion feature of an unseen body part reads 0.",
         "",
-        "| name | scope | unit | range | meaning |",
-        "|---|---|---|---|---|",
+        "| name | scope | unit | raw range | control value, 0..1 (rules: `<name>.ctl`) | meaning |",
+        "|---|---|---|---|---|---|",
     ]
     for name, f in [*FEATURES.items(), *FLOOR_FEATURES.items()]:
         shown = f"p<slot>.{name}" if f.scope == PERSON else name
         if name in FLOOR_FEATURES:
             f = replace(f, description=f"{f.description}; only with a floor calibration (`events.floor`)")
-        lines.append(f"| `{shown}` | {f.scope} | {f.unit} | {f.lo:g} .. {f.hi:g} | {f.description} |")
+        ctl = f"`{name}.ctl` = {control_formula(f)}"
+        lines.append(f"| `{shown}` | {f.scope} | {f.unit} | {f.lo:g} .. {f.hi:g} | {ctl} | {f.description} |")
     lines += [
         "",
         "## Audience",
@@ -236,6 +243,23 @@ def features_markdown() -> str:
         "`stage.dwell_max` are the mean and longest over everyone present, 0 when nobody is. Their",
         "range is 0..60 s, so a minute's stay reads 1 over OSC; the values themselves keep counting",
         "(an OSC target's `maps` can scale them differently).",
+        "",
+        "## Hands and face",
+        "",
+        "With `pose.detail.hands` or `pose.detail.face` on (docs/hands-face.md), each chosen performer also",
+        "has these, per hand as `p<slot>.left_hand_<name>` and `p<slot>.right_hand_<name>`, per face as",
+        "`p<slot>.<name>`. A hand or face not found keeps its values for 0.2 s, then fades to the neutral",
+        "value over 0.5 s.",
+        "",
+        "| name | unit | range | neutral | meaning |",
+        "|---|---|---|---|---|",
+        *(
+            f"| `{shown}` | {f.unit} | {f.lo:g} .. {f.hi:g} | {f.default:g} | {f.description} |"
+            for shown, f in [
+                *((f"p<slot>.<side>_hand_{n}", f) for n, f in HAND_FEATURES.items()),
+                *((f"p<slot>.{n}", f) for n, f in FACE_FEATURES.items()),
+            ]
+        ),
     ]
     return "\n".join(lines) + "\n"
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from perform.pipeline.features import PERSON, FeatureInfo
+from perform.pipeline.features import PERSON, REGISTRY, FeatureInfo
 from perform.vision.detail import Detail
 from perform.vision.face import FACE_POINTS, Face
 from perform.vision.hands import HL, SIDES, Hand, Side
@@ -104,11 +104,14 @@ FACE_FEATURES: dict[str, FeatureInfo] = {
     "head_roll": _p("Head leaning, positive towards the performer's left shoulder", "degrees", -45.0, 45.0),
 }
 
-#: Every per-performer feature this module emits, by the name it is sent under.
+#: Every per-performer feature this module emits, by the name it is sent under; in
+#: :data:`~perform.pipeline.features.REGISTRY` once this module is imported.
 DETAIL_FEATURES: dict[str, FeatureInfo] = {
     **{f"{side}_hand_{name}": info for side in SIDES for name, info in HAND_FEATURES.items()},
     **FACE_FEATURES,
 }
+
+REGISTRY.register(DETAIL_FEATURES)
 
 #: Hand gestures, each a score 0..1 (see :func:`gesture_scores`).
 GESTURES: tuple[str, ...] = ("open_palm", "fist", "pinch", "point", "thumbs_up", "victory")

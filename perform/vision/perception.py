@@ -9,8 +9,10 @@ import numpy as np
 
 from perform.pipeline import EventLog, Frame
 from perform.vision.config import PoseConfig
+from perform.vision.detail import Detail, DetailEstimator
 from perform.vision.features import FeatureExtractor
 from perform.vision.filters import OneEuro
+from perform.vision.gestures import DetailFeatures
 from perform.vision.tracker import SlotTracker
 from perform.vision.types import Body, Detection, PersonEvent, Poses
 
@@ -29,6 +31,10 @@ class Perception:
             policy=c.tracking.slot_order,
         )
         self.features = FeatureExtractor(window_s=c.features_window_s)
+        # hands and face only when the show asks for them (pose.detail); their models load on the
+        # first frame, on the stage's own thread, as the body's do
+        self.detail: DetailEstimator | None = None
+        self.detail_features = DetailFeatures()
         self._filters: dict[int, tuple[OneEuro, OneEuro]] = {}
         self._entered: dict[int, float] = {}
         self._mask: tuple[np.ndarray | None, float] = (None, 0.0)
@@ -92,14 +98,22 @@ class Perception:
         frame: Frame | None = None,
         t_features: float | None = None,
     ) -> Poses:
-        """Add the combined mask and the features to bodies that are already tracked."""
+        """Add the combined mask, hands and face (on the frame, when there is one) and the
+        features to bodies that are already tracked."""
         mask = self._union_mask([b.mask for b in bodies if b.mask is not None], t_capture, width, height)
         t = t_capture if t_features is None else t_features
         features = self.features.update(bodies, t, aspect=width / height)
+        details: dict[int, Detail] = {}
+        d = self.config.detail
+        if (d.hands or d.face) and frame is not None:
+            if self.detail is None:
+                self.detail = DetailEstimator(d)
+            details = self.detail(frame.image, bodies, t_capture)
+            features.update(self.detail_features.update(details, t, width / height))
         if self.events is not None:
             for event in events:
                 self.events.publish(event)
-        return Poses(seq, t_capture, width, height, tuple(bodies), features, events, mask, frame)
+        return Poses(seq, t_capture, width, height, tuple(bodies), features, events, mask, frame, details)
 
     def _union_mask(self, masks: list[np.ndarray], t: float, width: int, height: int) -> np.ndarray | None:
         """Everyone's mask in one, smoothed over time (``mask_smoothing_s``) so edges do not flicker."""
@@ -128,6 +142,9 @@ class Perception:
     def reset(self) -> None:
         self.tracker.reset()
         self.features.reset()
+        self.detail_features.reset()
+        if self.detail is not None:
+            self.detail.reset()
         self._filters.clear()
         self._entered.clear()
         self._mask = (None, 0.0)

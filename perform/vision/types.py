@@ -9,10 +9,14 @@ between the hips (x right, y down, z away from the camera).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from perform.pipeline.frame import Frame
+
+if TYPE_CHECKING:
+    from perform.vision.detail import Detail
 
 #: MediaPipe BlazePose's 33 landmarks, in its order.
 LANDMARK_NAMES: tuple[str, ...] = (
@@ -123,9 +127,13 @@ class Poses:
     mask: np.ndarray | None = None
     #: The frame the poses were found in (None when replayed from a take or generated).
     frame: Frame | None = None
+    #: Hands and face by slot, for the performers who get them (``pose.detail``); a part not
+    #: found is None in its :class:`~perform.vision.detail.Detail`.
+    details: dict[int, Detail] = field(default_factory=dict)
 
     def faded(self, keep: float) -> Poses:
-        """These poses on their way out (tracking lost): visibility, mask and features times ``keep``."""
+        """These poses on their way out (tracking lost): visibility, mask and features times
+        ``keep``; hands and face stay as they are (present or absent)."""
         bodies = []
         for body in self.bodies:
             landmarks = body.landmarks.copy()
