@@ -218,6 +218,7 @@ def test_touchdesigner_preset_sends_one_number_per_message():
     by = {m.address: m.params[0] for m in msgs}
     assert {"/perform/p1/nose/x", "/perform/p2/right_foot_index/visibility", "/perform/p1/energy"} <= set(by)
     assert {"/perform/stage/energy", "/perform/people", "/perform/evt/p1/hands_up"} <= set(by)
+    assert by["/perform/people_count"] == 2 and by["/perform/people"] == pytest.approx(2 / 6)  # count, 0..1
     assert "/perform/status/heartbeat" in by
 
 
@@ -226,6 +227,7 @@ def test_ableton_preset_sends_only_0_to_1_floats_on_ctl():
     assert msgs and all(m.address.startswith("/perform/ctl/") for m in msgs)
     assert all(_tags(m) == "f" and 0.0 <= m.params[0] <= 1.0 for m in msgs)
     assert [m.params[0] for m in msgs if m.address == "/perform/ctl/evt/p1/hands_up"] == [1.0, 0.0]
+    assert "/perform/ctl/people" in {m.address for m in msgs}  # no int count: Ableton takes 0..1 floats
 
 
 def test_lights_presets_scale_to_255_integers_or_percent():

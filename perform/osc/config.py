@@ -187,6 +187,10 @@ class FeaturesOut(Model):
     maps: dict[str, ValueMap] = Field(
         {}, description="Mappings for the features matching a pattern (first match wins) instead of `map`."
     )
+    people_count: bool = Field(
+        True,
+        description="Also send the number of performers itself, as an int at `{feature}` = people_count.",
+    )
 
     @field_validator("address")
     @classmethod
@@ -303,15 +307,19 @@ PRESETS: dict[str, Mapping] = {
         numbers_only=True,
     ),
     "ableton": Mapping(
-        features=FeaturesOut(),
+        features=FeaturesOut(people_count=False),  # only 0..1 floats
         events=EventsOut(address="/perform/ctl/evt/{event}", integer=False),
     ),
     "lights": Mapping(
-        features=FeaturesOut(address="/perform/lights/{feature}", map=ValueMap(out_hi=255, integer=True)),
+        features=FeaturesOut(
+            address="/perform/lights/{feature}", map=ValueMap(out_hi=255, integer=True), people_count=False
+        ),
         events=_LIGHT_EVENTS,
     ),
     "lights_percent": Mapping(
-        features=FeaturesOut(address="/perform/lights/{feature}", map=ValueMap(out_hi=100)),
+        features=FeaturesOut(
+            address="/perform/lights/{feature}", map=ValueMap(out_hi=100), people_count=False
+        ),
         events=_LIGHT_EVENTS.model_copy(update={"start": 100.0, "integer": False}),
     ),
     "packed": Mapping(

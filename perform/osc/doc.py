@@ -94,12 +94,16 @@ def describe(mapping: Mapping) -> list[AddressDoc]:
             )
         )
         rows.append(AddressDoc(fo.address.format(feature="stage/<feature>"), tag, f"stage feature, {span}"))
-        count = f" (the count itself: {STATUS_PREFIX}people)" if mapping.status else ""
+        count = fo.address.format(feature="people_count")
         rows.append(
             AddressDoc(
-                fo.address.format(feature="people"), tag, f"performers on stage, 0..6 as {span}{count}"
+                fo.address.format(feature="people"),
+                tag,
+                f"performers on stage, 0..6 as {span}" + (f" (count: {count})" if fo.people_count else ""),
             )
         )
+        if fo.people_count:
+            rows.append(AddressDoc(count, "i", "performers on stage, the count"))
     eo = mapping.events
     if eo is not None:
         tag = "i" if eo.integer else "f"

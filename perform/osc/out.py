@@ -252,6 +252,13 @@ class FrameEncoder:
                     h = heads[(name, tag)] = header(fo.address.format(feature=name.replace(".", "/")), tag)
                 msg = h + pack(int(v) if vm.integer else v)
                 out.append(element(msg))
+        people = poses.features.get("people")
+        if people is not None and fo.people_count and _matches("people", fo.include, fo.exclude):
+            # beside the mapped control value, the count itself
+            h = heads.get(("people_count", "i"))
+            if h is None:
+                h = heads[("people_count", "i")] = header(fo.address.format(feature="people_count"), "i")
+            out.append(element(h + int32(int(people))))
 
     # vector
 

@@ -185,7 +185,7 @@ def features_markdown() -> str:
         "*control* value: what OSC and MIDI send (`/perform/p1/hands_up` with the `touchdesigner`",
         "preset) and what a rule reads when it adds `.ctl` to the name (`hands_up.ctl`); the bare",
         "name (`hands_up`) reads the raw value. `people` is a count, 0..6: its control value is",
-        "the count / 6 (`/perform/status/people` sends the count itself). Landmarks with visibility",
+        "the count / 6 (`/perform/ctl/people_count` sends the count itself). Landmarks with visibility",
         "below 0.5 are ignored; a shape feature that cannot be measured repeats its last value,",
         "a motion feature of an unseen body part reads 0.",
         "",
