@@ -29,7 +29,7 @@ from perform.osc.status import Health, StageHealth, encode_health
 from perform.osc.wire import encode_message, parse_datagram
 from perform.runtime import ShowMonitor, ShowPipeline, event_check, scene_check
 from perform.show.models import Show
-from tests.tools import needs, wait_for
+from tests.tools import RunningShow, needs, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 SENDER = ("127.0.0.1", 50000)
@@ -292,37 +292,6 @@ def test_the_readme_recipe_for_touchdesigner_is_a_valid_osc_section():
 # -- a running show: cues, its own port, the TouchDesigner preset read by oscdump -----------------
 
 
-class RunningShow:
-    """``perform run`` in the background, its stderr lines collected; ready once cues are heard."""
-
-    def __init__(self, show: Path, seconds: float) -> None:
-        env = {**os.environ, "COLUMNS": "400"}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "perform", "run", str(show), "--headless", "--seconds", str(seconds)],
-            cwd=ROOT,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            self.lines.append(line)
-
-    @property
-    def text(self) -> str:
-        return one_line("".join(self.lines))
-
-    def wait(self, timeout: float) -> int:
-        code = self.proc.wait(timeout=timeout)
-        self._reader.join(5.0)
-        return code
-
-
 @pytest.fixture(scope="module")
 def first_run(tmp_path_factory):
     pytest.importorskip("mediapipe")
@@ -344,7 +313,7 @@ def first_run(tmp_path_factory):
         f"    - {{host: 127.0.0.1, port: {dump_port}, preset: touchdesigner}}\n"
         f"    - {{host: 127.0.0.1, port: {control}, preset: ableton}}   # perform's own cue port\n"
     )
-    run = RunningShow(show, seconds=5)
+    run = RunningShow(show, seconds=5, cwd=ROOT)
     try:
         assert wait_for(lambda: "control: OSC cues on UDP" in run.text, timeout=30), run.text
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
@@ -362,7 +331,7 @@ def first_run(tmp_path_factory):
         dump.terminate()
         dump.wait(timeout=5)
     stats = json.loads((folder / "stats.json").read_text())
-    return code, run.text, stats, dumped
+    return code, one_line(run.text), stats, dumped
 
 
 @needs("oscdump")

@@ -17,7 +17,6 @@ import socket
 import struct
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from perform.events.stage import MAX_PATTERNS, EventEngine, TooManyPatterns
 from perform.osc.server import ControlServer, parse_allow
 from perform.osc.wire import encode_message
 from perform.vision.take import TakeError, open_new_take
+from tests.tools import RunningShow
 
 ROOT = Path(__file__).resolve().parents[1]
 RENDER = Path(__file__).parent / "data" / "render"
@@ -57,40 +57,6 @@ def _snapshot(root: Path, skip: set[Path]) -> dict[str, tuple[str, int]]:
         else:
             out[str(path)] = ("dir", 0)
     return out
-
-
-class Show:
-    """``perform run`` in a child process; its log lines collected as they come."""
-
-    def __init__(self, config: Path) -> None:
-        env = {**os.environ, "COLUMNS": "400"}  # one log line per line
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "perform", "run", str(config), "--headless", "--seconds", str(SECONDS)],
-            cwd=config.parent,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            self.lines.append(line)
-
-    def wait_for(self, pattern: str, timeout: float) -> re.Match[str]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for line in list(self.lines):
-                found = re.search(pattern, line)
-                if found:
-                    return found
-            assert self.proc.poll() is None, "".join(self.lines)
-            time.sleep(0.05)
-        raise AssertionError(f"no line matching {pattern!r} in {timeout} s:\n" + "".join(self.lines))
 
 
 class Sender:
@@ -140,7 +106,7 @@ def test_a_running_show_survives_every_control_attack(tmp_path: Path) -> None:
     skip = {takes, config.parent / "stats.json", config.parent / "shots"}
     before = _snapshot(tmp_path, skip)
 
-    show = Show(config)
+    show = RunningShow(config, SECONDS)
     try:
         ready = show.wait_for(r"OSC cues on UDP 127\.0\.0\.1:(\d+), listing on http://127\.0\.0\.1:(\d+)", 60)
         port, http_port = int(ready[1]), int(ready[2])
