@@ -184,33 +184,35 @@ def hand_threshold(examples: np.ndarray) -> float:
 
 
 @dataclass
-class TaughtHand:
+class Taught:
+    """One named shape taught by example: its examples and a distance threshold."""
+
+    name: str
+    examples: np.ndarray
+    threshold: float | None = None  # None: learned from the examples
+    taught: str = ""
+    source: str = ""
+
+    @property
+    def effective_threshold(self) -> float:
+        return self.threshold if self.threshold is not None else self.learned_threshold()
+
+    def learned_threshold(self) -> float:
+        raise NotImplementedError
+
+
+class TaughtHand(Taught):
     """One named hand shape: its examples (K, 21, 3), shape vectors in hand sizes."""
 
-    name: str
-    examples: np.ndarray
-    threshold: float | None = None  # None: learned from the examples
-    taught: str = ""
-    source: str = ""
-
-    @property
-    def effective_threshold(self) -> float:
-        return self.threshold if self.threshold is not None else hand_threshold(self.examples)
+    def learned_threshold(self) -> float:
+        return hand_threshold(self.examples)
 
 
-@dataclass
-class TaughtPose:
+class TaughtPose(Taught):
     """One named pose: its normalised examples (K, 13, 2), NaN for unseen joints."""
 
-    name: str
-    examples: np.ndarray
-    threshold: float | None = None  # None: learned from the examples
-    taught: str = ""
-    source: str = ""
-
-    @property
-    def effective_threshold(self) -> float:
-        return self.threshold if self.threshold is not None else learned_threshold(self.examples)
+    def learned_threshold(self) -> float:
+        return learned_threshold(self.examples)
 
 
 @dataclass
@@ -329,23 +331,16 @@ class PoseLibrary:
             Path(tmp).unlink(missing_ok=True)
             raise
 
-    def add(self, pose: TaughtPose, replace: bool = True) -> TaughtPose:
-        """Add ``pose``; with ``replace`` False its examples join an existing pose's (newest kept)."""
-        old = self.poses.get(pose.name)
+    def add(self, item: Taught, replace: bool = True) -> Taught:
+        """Add a pose or hand shape; with ``replace`` False its examples join an existing one's
+        (newest kept)."""
+        table: dict[str, Taught] = self.hands if isinstance(item, TaughtHand) else self.poses  # type: ignore[assignment]
+        old = table.get(item.name)
         if old is not None and not replace:
-            examples = np.concatenate([old.examples, pose.examples])[-MAX_EXAMPLES:]
-            pose = TaughtPose(pose.name, examples, old.threshold, pose.taught, pose.source)
-        self.poses[pose.name] = pose
-        return pose
-
-    def add_hand(self, hand: TaughtHand, replace: bool = True) -> TaughtHand:
-        """Add a hand shape; with ``replace`` False its examples join an existing shape's."""
-        old = self.hands.get(hand.name)
-        if old is not None and not replace:
-            examples = np.concatenate([old.examples, hand.examples])[-MAX_EXAMPLES:]
-            hand = TaughtHand(hand.name, examples, old.threshold, hand.taught, hand.source)
-        self.hands[hand.name] = hand
-        return hand
+            examples = np.concatenate([old.examples, item.examples])[-MAX_EXAMPLES:]
+            item = type(item)(item.name, examples, old.threshold, item.taught, item.source)
+        table[item.name] = item
+        return item
 
 
 def _kind(v: object) -> str:
@@ -354,10 +349,10 @@ def _kind(v: object) -> str:
     )
 
 
-def _parse_pose(name: object, entry: object) -> TaughtPose:
-    where = f"poses.{name}"
+def _entry(where: str, noun: str, name: object, entry: object) -> dict:
+    """A library entry's name and keys checked: the entry, as a dict."""
     if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise ValueError(f"{where}: pose names are lower case letters, digits and _, got {name!r}")
+        raise ValueError(f"{where}: {noun} names are lower case letters, digits and _, got {name!r}")
     if not isinstance(entry, dict):
         raise ValueError(f"{where}: expected an object with examples, got {_kind(entry)}")
     unknown = set(entry) - {"examples", "threshold", "taught", "source"}
@@ -365,6 +360,25 @@ def _parse_pose(name: object, entry: object) -> TaughtPose:
         raise ValueError(
             f"{where}: unknown key {sorted(unknown)[0]!r}; expected examples, threshold, taught, source"
         )
+    return entry
+
+
+def _meta(where: str, entry: dict, unit: str) -> tuple[float | None, str, str]:
+    """An entry's threshold (a distance in 0..10 ``unit``, or null), taught and source."""
+    threshold = entry.get("threshold")
+    if threshold is not None and (
+        not isinstance(threshold, int | float) or isinstance(threshold, bool) or not 0 < threshold <= 10
+    ):
+        raise ValueError(f"{where}.threshold: expected null or a distance in 0..10 {unit}, got {threshold!r}")
+    taught, source = entry.get("taught", ""), entry.get("source", "")
+    if not isinstance(taught, str) or not isinstance(source, str):
+        raise ValueError(f"{where}: taught and source must be strings")
+    return None if threshold is None else float(threshold), taught, source
+
+
+def _parse_pose(name: object, entry: object) -> TaughtPose:
+    where = f"poses.{name}"
+    entry = _entry(where, "pose", name, entry)
     examples = entry.get("examples")
     if not isinstance(examples, list) or not examples:
         raise ValueError(f"{where}.examples: expected a non-empty list of skeletons, got {_kind(examples)}")
@@ -391,30 +405,12 @@ def _parse_pose(name: object, entry: object) -> TaughtPose:
             arr[k, i] = joint
         if np.isfinite(arr[k]).all(axis=1).sum() < MIN_JOINTS:
             raise ValueError(f"{where}.examples[{k}]: expected at least {MIN_JOINTS} visible joints")
-    threshold = entry.get("threshold")
-    if threshold is not None and (
-        not isinstance(threshold, int | float) or isinstance(threshold, bool) or not 0 < threshold <= 10
-    ):
-        raise ValueError(
-            f"{where}.threshold: expected null or a distance in 0..10 torso lengths, got {threshold!r}"
-        )
-    taught, source = entry.get("taught", ""), entry.get("source", "")
-    if not isinstance(taught, str) or not isinstance(source, str):
-        raise ValueError(f"{where}: taught and source must be strings")
-    return TaughtPose(name, arr, None if threshold is None else float(threshold), taught, source)
+    return TaughtPose(name, arr, *_meta(where, entry, "torso lengths"))
 
 
 def _parse_hand(name: object, entry: object) -> TaughtHand:
     where = f"hands.{name}"
-    if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise ValueError(f"{where}: hand shape names are lower case letters, digits and _, got {name!r}")
-    if not isinstance(entry, dict):
-        raise ValueError(f"{where}: expected an object with examples, got {_kind(entry)}")
-    unknown = set(entry) - {"examples", "threshold", "taught", "source"}
-    if unknown:
-        raise ValueError(
-            f"{where}: unknown key {sorted(unknown)[0]!r}; expected examples, threshold, taught, source"
-        )
+    entry = _entry(where, "hand shape", name, entry)
     examples = entry.get("examples")
     if not isinstance(examples, list) or not examples or len(examples) > MAX_EXAMPLES:
         raise ValueError(f"{where}.examples: expected 1 to {MAX_EXAMPLES} hand shapes, got {_kind(examples)}")
@@ -426,17 +422,7 @@ def _parse_hand(name: object, entry: object) -> TaughtHand:
         raise ValueError(
             f"{where}.examples: expected lists of {NUM_HAND_LANDMARKS} [x, y, z] points (numbers)"
         )
-    threshold = entry.get("threshold")
-    if threshold is not None and (
-        not isinstance(threshold, int | float) or isinstance(threshold, bool) or not 0 < threshold <= 10
-    ):
-        raise ValueError(
-            f"{where}.threshold: expected null or a distance in 0..10 hand sizes, got {threshold!r}"
-        )
-    taught, source = entry.get("taught", ""), entry.get("source", "")
-    if not isinstance(taught, str) or not isinstance(source, str):
-        raise ValueError(f"{where}: taught and source must be strings")
-    return TaughtHand(name, arr, None if threshold is None else float(threshold), taught, source)
+    return TaughtHand(name, arr, *_meta(where, entry, "hand sizes"))
 
 
 class PoseClassifier:
@@ -690,9 +676,6 @@ def teach(library_path: str | Path, pose: TaughtPose | TaughtHand, replace: bool
     returns the library."""
     path = Path(library_path)
     library = PoseLibrary.load(path) if path.exists() else PoseLibrary()
-    if isinstance(pose, TaughtHand):
-        library.add_hand(pose, replace)
-    else:
-        library.add(pose, replace)
+    library.add(pose, replace)
     library.save(path)
     return library
