@@ -21,8 +21,9 @@ from perform.style.model import (
     save_model,
 )
 from perform.style.nets import TransformerNet
+from perform.style.paintings import draw_composition
 from perform.style.stage import AdaptiveScale, Styled, StyleStage, Stylizer, compose, feather
-from perform.style.train import TrainSettings, draw_composition, train
+from perform.style.train import TrainSettings, train
 from perform.vision.types import Poses
 
 torch.set_num_threads(1)
@@ -114,11 +115,21 @@ def test_other_architecture_and_newer_version(tmp_path: Path) -> None:
 
 def test_shipped_models_load() -> None:
     shipped = find_models()
-    for name in ("starry_night", "composition"):
+    for name in ("starry_night", "composition", "mosaic", "pointillism"):
         if name not in shipped:
             pytest.skip(f"{name} not trained yet")
         model = load_model(shipped[name], architecture="realtime")
         assert model.name == name and model.style_image
+        assert (shipped[name].parent / model.style_image).is_file()  # the painting ships beside it
+
+
+def test_drawn_style_images_are_deterministic() -> None:
+    from perform.style.paintings import draw_mosaic, draw_pointillism
+
+    for draw in (draw_composition, draw_mosaic, draw_pointillism):
+        a, b = draw(96, 64, seed=5), draw(96, 64, seed=5)
+        assert a.shape == (64, 96, 3) and a.dtype == np.uint8 and np.array_equal(a, b)
+        assert len(np.unique(a.reshape(-1, 3), axis=0)) > 20  # a picture, not a flat colour
 
 
 # networks --------------------------------------------------------------------------------------
@@ -185,19 +196,20 @@ def test_strength_follows_a_feature() -> None:
 # training ----------------------------------------------------------------------------------------
 
 
-def test_short_training_lowers_the_loss(tmp_path: Path) -> None:
+@pytest.mark.parametrize("loss", ["mediapipe", "offline"])
+def test_short_training_lowers_the_loss(tmp_path: Path, loss: str) -> None:
     style = tmp_path / "style.png"
     import cv2
 
     cv2.imwrite(str(style), draw_composition(64, 64, seed=3))
     content = [photo(64, 64, seed=s) for s in range(4)]
     settings = TrainSettings(steps=40, size=32, batch=2, style_size=64, lr=5e-3, eval_every=20,
-                             checkpoint_every=20, hyper={"width": 4, "blocks": 1})  # fmt: skip
+                             checkpoint_every=20, loss=loss, hyper={"width": 4, "blocks": 1})  # fmt: skip
     result = train(style, content, tmp_path / "m.pt", settings)
     history = result["history"]
     assert history[-1]["eval"] < 0.9 * history[0]["eval"], history
     model = load_model(tmp_path / "m.pt")
-    assert model.training["steps_done"] == 40 and model.loss["kind"] == "offline"
+    assert model.training["steps_done"] == 40 and model.loss["kind"] == loss
     more = TrainSettings(**{**settings.__dict__, "steps": 45})
     resumed = train(style, content, tmp_path / "m.pt", more, resume=tmp_path / "m.pt.ckpt")
     assert resumed["steps"] == 45 and resumed["history"][: len(history)] == history
@@ -388,7 +400,8 @@ def test_cli_apply_and_list(tmp_path: Path) -> None:
 
 
 def test_vgg_weights_load_from_a_hub_cache_without_torchvision(tmp_path: Path) -> None:
-    from perform.style.train import TrainError, VGG16Features, VggLoss, load_vgg16
+    from perform.style.features import FeatureModelError, VGG16Features, load_vgg16
+    from perform.style.losses import VggLoss
 
     torch.manual_seed(0)
     reference = VGG16Features()
@@ -401,14 +414,14 @@ def test_vgg_weights_load_from_a_hub_cache_without_torchvision(tmp_path: Path) -
     assert torch.equal(vgg.features[0].weight, reference.features[0].weight)
     loss, parts = VggLoss(torch.rand(1, 3, 32, 32), vgg)(torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32))
     assert loss.item() > 0 and set(parts) == {"content", "style"}
-    with pytest.raises(TrainError, match=r"no such file; expected torchvision's VGG16 weights"):
+    with pytest.raises(FeatureModelError, match=r"no such file; expected torchvision's VGG16 weights"):
         load_vgg16(tmp_path / "hub" / "nothing")
-    with pytest.raises(TrainError, match=r"expected vgg16-397923af.pth .* in this folder"):
+    with pytest.raises(FeatureModelError, match=r"expected vgg16-397923af.pth .* in this folder"):
         empty = tmp_path / "empty"
         empty.mkdir()
         load_vgg16(empty)
     torch.save({"features.0.weight": torch.zeros(1)}, tmp_path / "partial.pth")
-    with pytest.raises(TrainError, match="missing"):
+    with pytest.raises(FeatureModelError, match="missing"):
         load_vgg16(tmp_path / "partial.pth")
 
 

@@ -5,12 +5,17 @@ Each architecture runs on the same frame (the bundled astronaut photograph, resi
 load. The reference is the network of pytorch/examples ``fast_neural_style/neural_style/
 transformer_net.py`` (width 32, 5 residual blocks, 0..255 in and out), defined below, not
 imported. Flicker (mean absolute change of the output where the input is still, 0..255) is
-measured on a still, noisy input with stabilisation off and on.
+measured on a still, noisy input with stabilisation off and on. ``style apply`` on a video is
+timed end to end (decode, network in batches, stabilisation, encode) for the shipped
+``starry_night`` and the reference network, on a clip cut from opencv-doc's ``vtest.avi``
+(768x576, the size of the clip in issue 15) or a synthetic one when that is missing.
 """
 
 from __future__ import annotations
 
+import tempfile
 import time
+from fractions import Fraction
 from pathlib import Path
 
 import cv2
@@ -19,13 +24,14 @@ import torch
 from torch import nn
 
 from perform.pipeline import LatencyHistogram
-from perform.style.config import StyleConfig
+from perform.style.config import ARCHITECTURES, StyleConfig
 from perform.style.model import StyleModel, find_models, load_model
-from perform.style.nets import ARCHITECTURES, build_net
+from perform.style.nets import build_net
 from perform.style.stage import FlickerMeter, Stylizer, pick_device
 
 PHOTO = Path(__file__).resolve().parents[1] / "data" / "astronaut.jpg"
 SIZES = ((320, 180), (640, 360), (1280, 720))
+VIDEO = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
 
 
 class _RefConv(nn.Module):
@@ -139,7 +145,8 @@ def bench_style(
                 "ms": hist[name].summary_ms(), "vs_reference_p50": round(p50 / max(ref, 1e-9), 3),
             })  # fmt: skip
     return {"device": str(dev), "threads": torch.get_num_threads(), "frames": frames, "rows": rows,
-            "flicker": bench_flicker(dev, 12 if quick else 40)}  # fmt: skip
+            "flicker": bench_flicker(dev, 12 if quick else 40),
+            "apply": bench_apply(dev, 6 if quick else 24)}  # fmt: skip
 
 
 def bench_flicker(device: torch.device, frames: int = 40, noise: float = 2.0) -> dict[str, object]:
@@ -165,6 +172,77 @@ def bench_flicker(device: torch.device, frames: int = 40, noise: float = 2.0) ->
     return result
 
 
+class _Scaled(nn.Module):
+    """The reference network behind perform's 0..1 interface (it works in 0..255)."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x * 255.0) / 255.0
+
+
+def _clip(path: Path, frames: int) -> tuple[int, int]:
+    """The first ``frames`` frames of :data:`VIDEO` (or moving stripes at 768x576) as an mp4."""
+    import av
+
+    source = av.open(str(VIDEO)) if VIDEO.is_file() else None
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 768, 576, "yuv420p"
+        decoded = source.decode(video=0) if source is not None else iter(())
+        for i in range(frames):
+            frame = next(decoded, None)
+            if frame is None:
+                x = (np.arange(768)[None, :, None] + 8 * i) % 64 < 32
+                image = np.broadcast_to(x * 180 + 40, (576, 768, 3)).astype(np.uint8)
+                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+            frame = frame.reformat(768, 576)
+            frame.pts, frame.time_base = i, Fraction(1, 25)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    if source is not None:
+        source.close()
+    return 768, 576
+
+
+def bench_apply(device: torch.device, frames: int = 24, batch: int = 4) -> dict[str, object]:
+    """Frames per second of ``perform style apply`` on a 768x576 video, per network, same run."""
+    from perform.style.media import style_video
+
+    shipped = find_models()
+    models = {
+        "starry_night (realtime)": load_model(shipped["starry_night"])
+        if "starry_night" in shipped
+        else StyleModel("random", "realtime", dict(ARCHITECTURES["realtime"]), build_net("realtime").eval()),
+        "reference (pytorch/examples)": StyleModel(
+            "reference",
+            "johnson",
+            dict(ARCHITECTURES["johnson"]),
+            _Scaled(ReferenceNet().eval()),  # type: ignore[arg-type]
+        ),
+    }
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        clip = Path(tmp) / "clip.mp4"
+        width, height = _clip(clip, frames)
+        for label, model in models.items():
+            config = StyleConfig(scales=[1.0], budget_ms=1e4, max_side=max(width, height))
+            stylizer = Stylizer(config, device=device)
+            stylizer.add_model(model)
+            t0 = time.perf_counter()
+            run = stylizer.run_batch
+            result = style_video(clip, Path(tmp) / "out.mp4", lambda f, run=run: run(f)[0], batch=batch)
+            seconds = time.perf_counter() - t0
+            rows.append({"net": label, "frames": result.done, "seconds": round(seconds, 2),
+                         "fps": round(result.done / seconds, 2)})  # fmt: skip
+    ref = rows[-1]["fps"]
+    for r in rows:
+        r["vs_reference"] = round(float(r["fps"]) / max(float(ref), 1e-9), 2)  # type: ignore[arg-type]
+    return {"size": f"{width}x{height}", "batch": batch, "rows": rows}
+
+
 def markdown(result: dict[str, object]) -> list[str]:
     lines = [
         f"Style networks on {result['device']} ({result['threads']} threads), "
@@ -182,6 +260,14 @@ def markdown(result: dict[str, object]) -> list[str]:
     f = result["flicker"]
     lines += ["", f"Flicker ({f['model']}, still input + noise sigma {f['noise_sigma']}): "  # type: ignore[index]
               f"{f['stabilise_off']} without stabilisation, {f['stabilise_on']} with."]  # type: ignore[index]  # fmt: skip
+    a = result.get("apply")
+    if isinstance(a, dict):
+        lines += ["", f"`perform style apply` on a {a['size']} video (decode, network in batches of "
+                  f"{a['batch']}, stabilisation, H.264 encode):", "",
+                  "| network | frames | seconds | fps | vs reference |",
+                  "|---|---:|---:|---:|---:|"]  # fmt: skip
+        lines += [f"| {r['net']} | {r['frames']} | {r['seconds']} | {r['fps']} | {r['vs_reference']} |"
+                  for r in a["rows"]]  # fmt: skip
     return lines
 
 

@@ -11,6 +11,15 @@ from perform.schema import Model
 
 Region = Literal["whole", "performer", "background"]
 
+#: Architecture name -> its hyper-parameters. ``johnson`` is the paper's network; ``realtime``
+#: is the same design at half the width with fewer residual blocks, for 2-core machines.
+ARCHITECTURES: dict[str, dict[str, int]] = {
+    "johnson": {"width": 32, "blocks": 5},
+    "realtime": {"width": 16, "blocks": 3},
+}
+#: Training losses (perform.style.losses): palm-detector features, random features, VGG16.
+LOSSES = ("mediapipe", "offline", "vgg")
+
 
 class StrengthFeature(Model):
     """Strength follows a pose feature: ``low`` + (``high`` - ``low``) x feature, clipped to 0..1."""

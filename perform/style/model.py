@@ -26,6 +26,8 @@ MODEL_VERSION = 1
 #: Where the shipped models live; ``perform style list`` and the stage look here by name.
 MODELS_DIR = resource_folder("models")
 SUFFIX = ".pt"
+#: A model name: what ``style.model`` and ``perform style import`` take, never a path.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
 class ModelError(PerformError):
@@ -80,7 +82,7 @@ def save_model(
         "version": MODEL_VERSION,
         "name": name,
         "architecture": architecture,
-        "hyper": {"width": net.width, "blocks": net.blocks},
+        "hyper": net.hyper,
         "style_image": style_image,
         "loss": _plain(dict(loss or {})),
         "training": _plain(dict(training or {})),
@@ -150,7 +152,7 @@ def load_model(
         raise ArchitectureError(path, f"expected an architecture in {sorted(ARCHITECTURES)}, got {arch!r}")
     hyper = data["hyper"]
     try:
-        net = TransformerNet(width=int(hyper["width"]), blocks=int(hyper["blocks"]))
+        net = TransformerNet(**{str(k): int(v) for k, v in hyper.items()})
         net.load_state_dict(data["state_dict"], strict=True)
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -171,9 +173,25 @@ def load_model(
     )
 
 
+def user_models_dir() -> Path:
+    """The user's models folder, where ``perform style import`` writes: ``$XDG_DATA_HOME/perform/
+    models``, or ``~/.local/share/perform/models``."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "perform" / "models"
+
+
+def check_name(name: str) -> str:
+    """``name`` if it is a model name (letters, digits, ``_ . -``; no path), else a ModelError."""
+    if not NAME_PATTERN.fullmatch(name) or name.endswith(SUFFIX):
+        raise ModelError(
+            name, "expected a model name (letters, digits, _ . -, up to 64, no .pt), not a path or file"
+        )
+    return name
+
+
 def model_dirs(extra: list[Path] | None = None) -> list[Path]:
-    """The registered model folders: the shipped ``models/`` and any extra ones, in order."""
-    dirs = [MODELS_DIR, *(extra or [])]
+    """The registered model folders, in order: the shipped ``models/``, the user's, any extra ones."""
+    dirs = [MODELS_DIR, user_models_dir(), *(extra or [])]
     seen: list[Path] = []
     for d in dirs:
         d = Path(d).expanduser()

@@ -2,6 +2,10 @@
 
 Images go in and come out as float (B, 3, H, W) RGB in 0..1. Any H and W work; sizes that
 are not multiples of 4 are padded by reflection and cropped back.
+
+Networks trained by perform squash their output with tanh. Imported pytorch/examples models
+(``pixels255=1``) see the image in 0..255 and give a linear output in 0..255, as they were
+trained; the stage clamps it.
 """
 
 from __future__ import annotations
@@ -10,12 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-#: Architecture name -> its hyper-parameters. ``johnson`` is the paper's network; ``realtime``
-#: is the same design at half the width with fewer residual blocks, for 2-core machines.
-ARCHITECTURES: dict[str, dict[str, int]] = {
-    "johnson": {"width": 32, "blocks": 5},
-    "realtime": {"width": 16, "blocks": 3},
-}
+from perform.style.config import ARCHITECTURES
 
 
 class ConvLayer(nn.Module):
@@ -58,13 +57,16 @@ class TransformerNet(nn.Module):
     """Down (9x9, two stride-2 3x3), ``blocks`` residual blocks, up (two 2x), 9x9 out.
 
     ``width`` is the first layer's channel count; the deeper layers have 2x and 4x that.
+    ``pixels255`` (0 or 1): pytorch/examples' convention, 0..255 in and a linear output.
     """
 
-    def __init__(self, width: int = 32, blocks: int = 5) -> None:
+    def __init__(self, width: int = 32, blocks: int = 5, pixels255: int = 0) -> None:
         super().__init__()
-        if width < 1 or blocks < 0:
-            raise ValueError(f"expected width >= 1 and blocks >= 0, got width={width}, blocks={blocks}")
-        self.width, self.blocks = width, blocks
+        if width < 1 or blocks < 0 or pixels255 not in (0, 1):
+            raise ValueError(
+                f"expected width >= 1, blocks >= 0, pixels255 0 or 1, got {width}, {blocks}, {pixels255}"
+            )
+        self.width, self.blocks, self.pixels255 = width, blocks, pixels255
         w1, w2, w3 = width, 2 * width, 4 * width
         self.down = nn.Sequential(
             ConvLayer(3, w1, 9),
@@ -96,9 +98,17 @@ class TransformerNet(nn.Module):
         ph, pw = (-h) % 4, (-w) % 4
         if ph or pw:
             x = F.pad(x, (0, pw, 0, ph), mode="reflect" if min(h, w) > max(ph, pw) else "replicate")
-        y = self.up(self.res(self.down(x * 2.0 - 1.0)))
-        y = (torch.tanh(y) + 1.0) * 0.5
+        if self.pixels255:
+            y = self.up(self.res(self.down(x * 255.0))) / 255.0
+        else:
+            y = (torch.tanh(self.up(self.res(self.down(x * 2.0 - 1.0)))) + 1.0) * 0.5
         return y[..., :h, :w] if (ph or pw) else y
+
+    @property
+    def hyper(self) -> dict[str, int]:
+        """The hyper-parameters a model file records (``pixels255`` only when set)."""
+        extra = {"pixels255": 1} if self.pixels255 else {}
+        return {"width": self.width, "blocks": self.blocks, **extra}
 
 
 def build_net(architecture: str, **overrides: int) -> TransformerNet:

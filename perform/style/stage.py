@@ -245,29 +245,44 @@ class Stylizer:
 
     def run(self, image: np.ndarray) -> tuple[np.ndarray, float]:
         """Stylise a full frame; returns the stylised image at its size and the scale used."""
-        h, w = image.shape[:2]
+        out, scale = self.run_batch([image])
+        return out[0], scale
+
+    def run_batch(self, images: list[np.ndarray]) -> tuple[list[np.ndarray], float]:
+        """Stylise consecutive frames of one size in one pass of the network (a video file's).
+
+        Stabilisation still goes frame by frame, in order.
+        """
+        h, w = images[0].shape[:2]
+        if any(im.shape != images[0].shape for im in images):
+            raise ValueError(f"expected frames of one size, got {sorted({im.shape for im in images})}")
         scale = self.adaptive.scale
         pw, ph = self.processing_size(w, h, scale)
-        small = cv2.resize(image, (pw, ph), interpolation=cv2.INTER_AREA) if (pw, ph) != (w, h) else image
+        small = [cv2.resize(im, (pw, ph), interpolation=cv2.INTER_AREA) if (pw, ph) != (w, h) else im
+                 for im in images]  # fmt: skip
         t0 = self.clock()
-        out = self._infer(small)
-        self.adaptive.record(scale, (self.clock() - t0) * 1000.0)
-        self.last_raw = out
-        out = self._stabilise(small, out)
-        if (pw, ph) != (w, h):
-            out = cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR)
-        return out, scale
+        raw = self._infer(np.stack(small) if len(small) > 1 else small[0][None])
+        self.adaptive.record(scale, (self.clock() - t0) * 1000.0 / len(images))
+        outs = []
+        for s, out in zip(small, raw, strict=True):
+            self.last_raw = out
+            out = self._stabilise(s, out)
+            if (pw, ph) != (w, h):
+                out = cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR)
+            outs.append(out)
+        return outs, scale
 
     def _infer(self, small: np.ndarray) -> np.ndarray:
+        """(B, H, W, 3) uint8 RGB -> (B, H, W, 3) uint8 RGB."""
         runner = self._runners[self.current]
         if self.stream is None:
             if not small.flags.writeable:  # a camera frame is read-only; torch wants to own one
                 small = small.copy()
             with torch.inference_mode():
                 x = torch.from_numpy(np.ascontiguousarray(small)).to(self.device)
-                x = x.permute(2, 0, 1)[None].float().div_(255.0)
+                x = x.permute(0, 3, 1, 2).float().div_(255.0)
                 y = runner(x)
-                y = (y[0].clamp_(0, 1).mul_(255.0).add_(0.5)).to(torch.uint8).permute(1, 2, 0)
+                y = (y.clamp_(0, 1).mul_(255.0).add_(0.5)).to(torch.uint8).permute(0, 2, 3, 1)
                 return np.ascontiguousarray(y.cpu().numpy())
         return self._infer_cuda(small, runner)
 
@@ -287,9 +302,9 @@ class Stylizer:
                 torch.cuda.default_stream(self.device)
             )  # weights moved on the default stream
             x = host_in.to(self.device, non_blocking=True)
-            x = x.permute(2, 0, 1)[None].to(dtype).div_(255.0).contiguous(memory_format=torch.channels_last)
+            x = x.permute(0, 3, 1, 2).to(dtype).div_(255.0).contiguous(memory_format=torch.channels_last)
             y = runner(x)
-            y = (y[0].float().clamp_(0, 1).mul_(255.0).add_(0.5)).to(torch.uint8).permute(1, 2, 0)
+            y = (y.float().clamp_(0, 1).mul_(255.0).add_(0.5)).to(torch.uint8).permute(0, 2, 3, 1)
             host_out.copy_(y, non_blocking=True)
         self.stream.synchronize()
         return host_out.numpy().copy()
