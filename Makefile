@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] in ((3, 11), (3, 12)), "perform needs Python 3.11 or 3.12, found " + sys.version.split()[0]'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,midi]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,midi,ndi]'
 	@touch $(STAMP)
 
 # Debian packages beside the wheels: installed when run as root (as CI does), otherwise the one

@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--source",
         metavar="SRC",
-        help="replace the show's source: camera:N, FILE, folder:DIR, pattern, virtual, take:FILE",
+        help="replace the show's source: camera:N, FILE, folder:DIR, pattern, virtual, take:FILE, ndi:NAME",
     )
     run.add_argument("--headless", action="store_true", help="open no window")
     run.add_argument("--seconds", type=_positive, metavar="N", help="stop after N seconds")
@@ -53,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--take-masks", action="store_true", help="include person masks in the take")
     run.add_argument("--record", type=Path, metavar="OUT.mp4", help="record the stage picture to a video")
     run.add_argument("--scene", metavar="NAME", help="start with this scene (turns rendering on)")
+    run.add_argument(
+        "--ndi", metavar="NAME", help="publish the stage picture as the NDI source NAME (turns rendering on)"
+    )
 
     render = sub.add_parser("render", help="render a scene to a video from a video, take or virtual source")
     render.add_argument("scene", help="scene name (scenes/NAME.yaml) or a scene file")
@@ -119,7 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_style_parser(sub)
     add_plot_parser(sub)
 
-    devices = sub.add_parser("devices", help="list cameras, audio inputs, displays and MIDI ports")
+    devices = sub.add_parser(
+        "devices", help="list cameras, audio inputs, displays, MIDI ports and NDI sources"
+    )
     devices.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     bench = sub.add_parser("bench", help="measure every stage and the whole pipeline, write a report")
@@ -232,7 +237,10 @@ def cmd_run(args: argparse.Namespace, console: Console, warnings: object) -> int
             raise PerformError(f"--control {args.control}: expected a UDP port 0..65535")
         control = show.control.model_copy(update={"port": args.control, "enabled": True})
         show = show.model_copy(update={"control": control})
-    if args.scene is not None or args.record is not None:
+    if args.ndi is not None:
+        ndi = show.outputs.ndi.model_copy(update={"name": args.ndi})
+        show = show.model_copy(update={"outputs": show.outputs.model_copy(update={"ndi": ndi})})
+    if args.scene is not None or args.record is not None or args.ndi is not None:
         update: dict[str, object] = {"enabled": True}
         if args.scene is not None:
             update["scene"] = args.scene

@@ -1,4 +1,4 @@
-"""What is attached to this machine: cameras, audio inputs, displays, MIDI ports.
+"""What is attached to this machine: cameras, audio inputs, displays, MIDI ports, NDI sources.
 
 Each probe returns what it found, or one line saying why it found nothing; none raises.
 """
@@ -139,6 +139,23 @@ def midi_ports() -> Probe:
     return probe
 
 
+def ndi_sources() -> Probe:
+    """The NDI sources in sight (``--source ndi:NAME`` takes one as the camera)."""
+    probe = Probe("NDI sources")
+    try:
+        from perform.share.ndi import find_sources
+
+        probe.found = [{"name": name, "source": f"ndi:{name}"} for name in find_sources()]
+    except Exception as exc:  # no cyndilib, or its runtime failing
+        probe.problem = str(exc)
+        return probe
+    if not probe.found:
+        probe.problem = (
+            "no NDI sources in sight (without mDNS, list peers in NDI_CONFIG_DIR's ndi-config.v1.json)"
+        )
+    return probe
+
+
 def probe_all() -> list[Probe]:
     """Every probe, in the order ``perform devices`` prints them."""
-    return [cameras(), audio_inputs(), displays(), midi_ports()]
+    return [cameras(), audio_inputs(), displays(), midi_ports(), ndi_sources()]

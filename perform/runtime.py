@@ -21,6 +21,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, TypeVar
 
 import cv2
+import numpy as np
 from rich.console import Console
 
 from perform import __version__
@@ -42,9 +43,12 @@ from perform.osc.server import ControlServer
 from perform.osc.status import StatusSender, status_targets
 from perform.pipeline import EventLog, Frame, Pipeline, Reader, Slot, Stage, Stats
 from perform.pipeline.features import register_features
+from perform.share import VideoOut, open_outputs, stage_sinks
+from perform.share.base import VideoSink
 from perform.show.models import POSE_SOURCES, RemoteSource, Show
 from perform.style.types import Styled
 from perform.vision.config import TakeSource, VirtualSource
+from perform.vision.draw import draw_bodies, slot_color
 from perform.vision.recorder import TakeRecorder
 from perform.vision.sources import TakeSourceStage, VirtualSourceStage
 from perform.vision.stage import PoseStage
@@ -481,9 +485,13 @@ def run_show(show: Show, options: RunOptions, console: Console, warnings: Warnin
     show = without_own_port(show)
     pipeline = ShowPipeline(show, options.take_path, options.take_masks)
     projector = make_projector(pipeline, show, options) if show.render.enabled else None
+    outputs = show.outputs
+    if projector is None and (outputs.ndi.name or outputs.texture or outputs.virtual_camera):
+        log.warning("outputs: NDI, texture and virtual camera send the stage picture: turn render on")
     if projector is not None:
         pipeline.controls.check("scene", scene_check(projector.renderer))
     preview = make_preview(pipeline, show, options) if projector is None else None
+    extras = extra_outputs(pipeline, show)
     monitor = ShowMonitor(pipeline)
     with StopSignals() as signals:
         try:
@@ -491,6 +499,8 @@ def run_show(show: Show, options: RunOptions, console: Console, warnings: Warnin
         except BaseException:
             if projector is not None:
                 projector.close()
+            for out in extras:
+                out.close()
             raise
         hz = show.outputs.status_hz
         with StatusDisplay(console, pipeline, show.name, warnings, hz, detail=monitor.lines) as status:
@@ -509,11 +519,17 @@ def run_show(show: Show, options: RunOptions, console: Console, warnings: Warnin
         pipeline.stop(STOP_TIMEOUT_S)
     render_report = projector.close() if projector is not None else None
     report = make_report(pipeline, show)
+    if extras:
+        report["video_outs"] = [out.close() for out in extras]
     if pipeline.has_poses:
         report.update(monitor.report())
     if projector is not None and render_report is not None:
         report["frame_to_render"] = projector.frame_to_render.summary_ms()
         report["render"] = render_report
+        for out in render_report.get("video_outs", []):  # type: ignore[attr-defined]
+            if str(out["name"]).startswith("ndi "):
+                report["frame_to_ndi"] = {**out["frame_to_out_ms"], "dropped": out["dropped"]}
+                break
     console.print(summary(pipeline, report, reason))
     if monitor.summary():
         console.print(monitor.summary(), highlight=False)
@@ -623,27 +639,103 @@ def make_preview(pipeline: ShowPipeline, show: Show, options: RunOptions) -> Pre
 
 
 def make_projector(pipeline: ShowPipeline, show: Show, options: RunOptions) -> Projector:
-    """The render side of a show: a window unless headless or no display, recording if asked."""
+    """The render side of a show: a window unless headless or no display, recording and video
+    outputs (NDI, Syphon, Spout, a virtual camera) if asked."""
     from perform.render.projector import Projector
 
     record = options.record_path or show.render.record
     if record is not None:
         record.parent.mkdir(parents=True, exist_ok=True)
-    return Projector(
-        show.render,
-        pipeline.stats,
-        pipeline.controls,
-        pipeline.frames,
-        pipeline.event_poses if pipeline.has_poses else None,
-        pipeline.styled if pipeline.style is not None else None,
-        pipeline.audio if pipeline.audio_stage is not None else None,
-        pipeline.events,
-        window=not options.headless and show.outputs.preview and display_available(),
-        record=record,
-        show_dir=options.show_dir,
-        title=show.name,
-        input_loss=show.input_loss,
+    r = show.render
+    outs = open_outputs(stage_sinks(show.outputs, r.width, r.height, r.fps), bottom_up=True)
+    try:
+        return Projector(
+            show.render,
+            pipeline.stats,
+            pipeline.controls,
+            pipeline.frames,
+            pipeline.event_poses if pipeline.has_poses else None,
+            pipeline.styled if pipeline.style is not None else None,
+            pipeline.audio if pipeline.audio_stage is not None else None,
+            pipeline.events,
+            window=not options.headless and show.outputs.preview and display_available(),
+            record=record,
+            show_dir=options.show_dir,
+            title=show.name,
+            input_loss=show.input_loss,
+            video_outs=outs,
+        )
+    except BaseException:
+        for out in outs:
+            out.close()
+        raise
+
+
+def extra_outputs(pipeline: ShowPipeline, show: Show) -> list[VideoOut]:
+    """NDI sources beside the stage picture (``outputs.ndi``): the stylised camera image, the
+    performers' mask, the camera with skeletons; each at the render size, on its own thread."""
+    ndi, size = show.outputs.ndi, (show.render.width, show.render.height)
+    if ndi.name is None:
+        return []
+    from perform.share.ndi import NdiSink
+
+    def sink(suffix: str) -> Callable[[], VideoSink]:
+        return lambda: NdiSink(f"{ndi.name} {suffix}", *size, show.render.fps)
+
+    outs: list[VideoOut] = []
+    if ndi.styled:
+        if pipeline.style is None:
+            log.warning("outputs.ndi.styled: the show has no style stage (style.enabled); left out")
+        else:
+            outs += open_outputs(
+                [sink("styled")], follow=pipeline.styled, convert=lambda s: styled_rgba(s, size)
+            )
+    wanted = [("mask", lambda p: mask_rgba(p, size, ndi.mask))] if ndi.mask != "off" else []
+    wanted += [("skeleton", lambda p: skeleton_rgba(p, size))] if ndi.skeleton else []
+    for suffix, convert in wanted:
+        if not pipeline.has_poses:
+            log.warning("outputs.ndi.%s: the show finds no poses (pose.enabled); left out", suffix)
+            continue
+        outs += open_outputs([sink(suffix)], follow=pipeline.event_poses, convert=convert)
+    return outs
+
+
+def _rgba(image: np.ndarray, size: tuple[int, int], alpha: np.ndarray | None = None) -> np.ndarray:
+    if image.shape[1::-1] != size:
+        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    if alpha is None:
+        return cv2.cvtColor(image, cv2.COLOR_RGB2RGBA)
+    if alpha.shape[1::-1] != size:
+        alpha = cv2.resize(alpha, size, interpolation=cv2.INTER_LINEAR)
+    return np.dstack([image, alpha])
+
+
+def styled_rgba(styled: Styled, size: tuple[int, int]) -> tuple[np.ndarray, float]:
+    """The stylised camera image as RGBA at ``size``."""
+    return _rgba(styled.image, size), styled.t_capture
+
+
+def mask_rgba(poses: Poses, size: tuple[int, int], mode: str) -> tuple[np.ndarray, float]:
+    """The performers' mask: as the camera image's alpha, or as grey (opaque)."""
+    w, h = size
+    mask = (
+        np.zeros((h, w), np.uint8)
+        if poses.mask is None
+        else np.clip(poses.mask * 255.0, 0, 255).astype(np.uint8)
     )
+    if mode == "grey":
+        return _rgba(cv2.cvtColor(mask, cv2.COLOR_GRAY2RGB), size), poses.t_capture
+    camera = poses.frame.image if poses.frame is not None else np.zeros((h, w, 3), np.uint8)
+    return _rgba(camera, size, mask), poses.t_capture
+
+
+def skeleton_rgba(poses: Poses, size: tuple[int, int]) -> tuple[np.ndarray, float]:
+    """The camera image (black without one) with each performer's skeleton drawn."""
+    w, h = size
+    image = np.zeros((h, w, 3), np.uint8) if poses.frame is None else cv2.resize(poses.frame.image, size)
+    bodies = [b.landmarks for b in poses.bodies]
+    draw_bodies(image, bodies, [slot_color(b.slot) for b in poses.bodies])
+    return _rgba(image, size), poses.t_capture
 
 
 def make_report(pipeline: ShowPipeline, show: Show) -> dict[str, object]:

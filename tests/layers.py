@@ -21,6 +21,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors", "quiet", "version", "resources"),
     ("schema", "control"),
     ("mapping", "pipeline"),
+    ("share",),
     ("capture", "audio"),
     ("vision", "style"),
     ("events",),

@@ -101,6 +101,7 @@ def _quick_but_tiny(monkeypatch):
         "bench_style",
         "bench_audio",
         "bench_osc",
+        "bench_ndi",
         "bench_end_to_end",
     ):
         monkeypatch.setattr(bench, name, fails)

@@ -50,9 +50,12 @@ def test_demo_run_writes_valid_stats(tmp_path):
     assert stats["dropped"]["capture"] == stats["dropped"]["pose"] == 0
     assert stats["latency_ms"]["pose"]["p50"] > 0
     assert "Traceback" not in result.stderr
-    assert "events: enter 2" in result.stderr  # two of the three virtual performers are on within 3 s
-    assert stats["people"]["most"] == 2 and 0 < stats["people"]["mean"] <= 2
-    assert stats["events"]["enter"] == 2 and stats["events"]["people_changed"] >= 2
+    # two of the three virtual performers are on within 3 s; the third walks on from 3 s, so a
+    # run that stops late on a loaded machine may see it come in too
+    most = stats["people"]["most"]
+    assert most in (2, 3) and 0 < stats["people"]["mean"] <= most
+    assert f"events: enter {most}" in result.stderr
+    assert stats["events"]["enter"] == most and stats["events"]["people_changed"] >= 2
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
@@ -154,7 +157,7 @@ def test_devices_lists_every_kind_without_failing():
     result = perform("devices", "--json", env=env)
     assert result.returncode == 0, result.stderr
     probes = {p["kind"]: p for p in json.loads(result.stdout)}
-    assert set(probes) == {"cameras", "audio inputs", "displays", "MIDI ports"}
+    assert set(probes) == {"cameras", "audio inputs", "displays", "MIDI ports", "NDI sources"}
     for probe in probes.values():
         assert probe["found"] or probe["problem"]  # each says what it found or why not
     assert probes["displays"]["problem"].startswith("no display")

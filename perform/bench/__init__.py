@@ -44,6 +44,8 @@ hands_markdown = _lazy("hands", "markdown")
 core_markdown = _lazy("core", "markdown")
 bench_end_to_end = _lazy("e2e", "bench_end_to_end")
 e2e_markdown = _lazy("e2e", "markdown")
+bench_ndi = _lazy("ndi", "bench_ndi")
+ndi_markdown = _lazy("ndi", "markdown")
 bench_osc = _lazy("osc", "bench_osc")
 osc_markdown = _lazy("osc", "markdown")
 bench_pose = _lazy("pose", "bench_pose")
@@ -68,6 +70,7 @@ SECTIONS = (
     "window",
     "audio",
     "osc",
+    "ndi",
     "end_to_end",
     "end_to_end_render",
 )
@@ -183,6 +186,7 @@ def sections(quick: bool) -> dict[str, Callable[[], object]]:
         "window": lambda: bench_window(quick),
         "audio": lambda: bench_audio(quick),
         "osc": lambda: bench_osc(quick),
+        "ndi": lambda: bench_ndi(quick),
         "end_to_end": lambda: bench_end_to_end(quick, seconds=2.0 if quick else None),
         "end_to_end_render": lambda: bench_end_to_end(
             quick, seconds=3.0 if quick else None, scene=_render_scene()
@@ -266,6 +270,7 @@ TITLES: dict[str, tuple[str, Callable[..., list[str]]]] = {
     "window": ("Projector window", window_markdown),
     "audio": ("Audio", audio_markdown),
     "osc": ("OSC", osc_markdown),
+    "ndi": ("NDI out", ndi_markdown),
     "end_to_end": ("End to end", e2e_markdown),
     "end_to_end_render": ("End to end with rendering", e2e_markdown),
 }

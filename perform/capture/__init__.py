@@ -1,4 +1,4 @@
-"""Where frames come from: cameras, video files, images, folders and a test pattern."""
+"""Where frames come from: cameras, video files, images, folders, a test pattern and NDI."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from perform.capture.config import (
     FolderSource,
     FrameSourceConfig,
     ImageSource,
+    NdiSource,
     PatternSource,
     VideoSource,
 )
@@ -19,12 +20,20 @@ from perform.capture.pattern import Pattern, draw_pattern
 from perform.capture.stage import CaptureStage
 from perform.capture.transform import Transform
 
+
+def _ndi_input(config: NdiSource) -> Source:
+    from perform.capture.ndi import NdiInput  # cyndilib only when a show reads NDI
+
+    return NdiInput(config)
+
+
 BACKENDS: dict[type, Callable[..., Source]] = {
     CameraSource: Camera,
     VideoSource: VideoFile,
     ImageSource: StillImage,
     FolderSource: ImageFolder,
     PatternSource: Pattern,
+    NdiSource: _ndi_input,
 }
 
 

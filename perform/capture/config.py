@@ -67,8 +67,23 @@ class PatternSource(SourceBase):
     fast: bool = Field(False, description="Deliver frames as fast as they are drawn.")
 
 
+class NdiSource(SourceBase):
+    """An NDI source on the network (a camera, TouchDesigner's NDI Out TOP, OBS), found by name."""
+
+    kind: Literal["ndi"]
+    name: str = Field(
+        min_length=1, description="The source's name: `HOST (NAME)` as `perform devices` lists it, or NAME."
+    )
+    find_s: float = Field(
+        0.5, gt=0, le=60, description="How long to wait for the source to be in sight on each try."
+    )
+    timeout_s: float = Field(
+        2.0, gt=0, le=60, description="A source that sends nothing this long is looked for again."
+    )
+
+
 #: The sources the capture stage reads frames from (the others deliver poses).
-FrameSourceConfig = CameraSource | VideoSource | ImageSource | FolderSource | PatternSource
+FrameSourceConfig = CameraSource | VideoSource | ImageSource | FolderSource | PatternSource | NdiSource
 
 
 class CaptureSettings(Model):

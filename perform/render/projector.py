@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import moderngl
@@ -21,6 +22,7 @@ from perform.render.config import Render
 from perform.render.output import Headless, Output, ProjectorWindow
 from perform.render.renderer import Renderer
 from perform.schema import InputLoss
+from perform.share import VideoOut
 from perform.style.types import Styled
 from perform.vision.types import Poses
 
@@ -51,8 +53,10 @@ class Projector:
         show_dir: Path | None = None,
         title: str = "perform",
         input_loss: InputLoss | None = None,
+        video_outs: Sequence[VideoOut] = (),
     ) -> None:
         self.config = config
+        self.video_outs = list(video_outs)  # NDI, Syphon, Spout, a virtual camera: each on its thread
         self.input_loss = input_loss if input_loss is not None else InputLoss()
         self.output = self._open_output(window, title)
         try:
@@ -148,7 +152,7 @@ class Projector:
         self.picture = picture
         self.upload_ms.add(self.renderer.canvas.upload_ms / 1000.0)
         pixels = None
-        if self.recorder is not None or self._screenshot:
+        if self.recorder is not None or self._screenshot or self.video_outs:
             self.output.finish()  # wait with the GIL let go; the read then only copies
             pixels = self.renderer.read(picture)
         self.output.present(picture)
@@ -164,6 +168,8 @@ class Projector:
         if pixels is not None:
             if self.recorder is not None:
                 self.recorder.submit(pixels, now)
+            for out in self.video_outs:
+                out.submit(pixels, frame.t_capture if frame is not None else now)
             if self._screenshot:
                 self._screenshot = False
                 self.take_screenshot(pixels)
@@ -281,12 +287,14 @@ class Projector:
         }
         if self.recorder is not None:
             out["record"] = self.recorder.close()
+        if self.video_outs:
+            out["video_outs"] = [video_out.close() for video_out in self.video_outs]
         if self.screenshots:
             out["screenshots"] = [str(p) for p in self.screenshots]
         return out
 
     def close(self) -> dict[str, object]:
-        """Stop recording, give back the window; the render report."""
+        """Stop recording and the video outputs, give back the window; the render report."""
         if self._shot is not None:
             self._shot.join(5.0)
         report = self.report()

@@ -18,6 +18,7 @@ from perform.midi.config import Midi
 from perform.osc.config import Osc, RemoteSource
 from perform.render.config import Render
 from perform.schema import InputLoss, Model, resolve_path
+from perform.share.config import ShareConfig
 from perform.style.config import StyleConfig
 from perform.vision.config import PoseConfig, TakeSource, VirtualSource
 
@@ -96,8 +97,8 @@ class Control(Model):
         return value
 
 
-class Outputs(Model):
-    """Where results go."""
+class Outputs(ShareConfig):
+    """Where results go: a preview, stats, and live video for other software (NDI, Syphon, Spout)."""
 
     preview: bool = Field(
         True, description="Show the camera image in a window when a display exists (Esc or q quits)."

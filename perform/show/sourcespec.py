@@ -1,6 +1,6 @@
 """``--source`` strings: ``camera:0``, ``0``, ``/dev/video2``, ``video:clip.mp4``, ``clip.mp4``,
 ``image:still.png``, ``folder:frames/``, ``pattern``, ``pattern:1280x720@60``, ``virtual``,
-``virtual:3`` (people), ``take:rehearsal.take`` or ``rehearsal.take``."""
+``virtual:3`` (people), ``take:rehearsal.take``, ``rehearsal.take`` or ``ndi:NAME``."""
 
 from __future__ import annotations
 
@@ -65,13 +65,17 @@ def _spec_fields(spec: str) -> dict[str, Any]:
         if fps:
             fields["fps"] = float(fps)
         return fields
+    if kind == "ndi":
+        if not rest.strip():
+            raise ConfigError(f"--source {spec!r}: expected ndi:NAME, e.g. ndi:TouchDesigner")
+        return {"kind": "ndi", "name": rest.strip()}
     if kind == "virtual":
         if rest and not rest.isdigit():
             raise ConfigError(f"--source {spec!r}: expected virtual:PEOPLE, e.g. virtual:3")
         return {"kind": "virtual", **({"people": int(rest)} if rest else {})}
     raise ConfigError(
         f"--source {spec!r}: unknown kind {kind!r}; "
-        "expected camera, video, image, folder, pattern, virtual or take"
+        "expected camera, video, image, folder, pattern, virtual, take or ndi"
     )
 
 
