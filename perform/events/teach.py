@@ -40,6 +40,7 @@ import os
 import re
 import tempfile
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -184,8 +185,8 @@ def hand_threshold(examples: np.ndarray) -> float:
 
 
 @dataclass
-class Taught:
-    """One named shape taught by example: its examples and a distance threshold."""
+class Taught(ABC):
+    """One named shape taught by example: its examples and a distance threshold (a pose or a hand)."""
 
     name: str
     examples: np.ndarray
@@ -197,8 +198,9 @@ class Taught:
     def effective_threshold(self) -> float:
         return self.threshold if self.threshold is not None else self.learned_threshold()
 
+    @abstractmethod
     def learned_threshold(self) -> float:
-        raise NotImplementedError
+        """The threshold learned from the examples' spread."""
 
 
 class TaughtHand(Taught):
