@@ -69,11 +69,12 @@ class Smoother:
     """Exponential smoothing of named value arrays, time constant ``tau`` seconds on capture time."""
 
     def __init__(self) -> None:
-        self._state: dict[Any, tuple[float, np.ndarray]] = {}
+        self._state: dict[Any, tuple[float, Any]] = {}
 
-    def __call__(self, key: Any, u: np.ndarray, t: float, tau: float) -> np.ndarray:
+    def __call__(self, key: Any, u: Any, t: float, tau: float) -> Any:
+        """``u`` (an array, or one float) smoothed toward from the last value under ``key``."""
         old = self._state.get(key)
-        if old is not None and old[1].shape == u.shape:
+        if old is not None and np.shape(old[1]) == np.shape(u):
             dt = t - old[0]
             if dt > 0:
                 u = old[1] + (1.0 - math.exp(-dt / tau)) * (u - old[1])
@@ -126,5 +127,19 @@ def map_value(
     key: Any = None,
     t: float = 0.0,
 ) -> float:
-    """One value through ``vm``."""
-    return float(map_values(vm, np.array([value]), lo, hi, smoother, key, t)[0])
+    """One value through ``vm``: :func:`map_values` for a float, without arrays (a binding's
+    uniform, a MIDI CC: every frame)."""
+    in_lo = lo if vm.in_lo is None else vm.in_lo
+    in_hi = hi if vm.in_hi is None else vm.in_hi
+    v = value if math.isfinite(value) else 0.0
+    span = in_hi - in_lo
+    u = (v - in_lo) / span if span else math.copysign(math.inf, v - in_lo) if v != in_lo else math.nan
+    if not math.isfinite(u):  # as map_values: NaN -> 0, +inf -> 1, -inf -> 0
+        u = 1.0 if u == math.inf else 0.0
+    if vm.clamp:
+        u = min(1.0, max(0.0, u))
+    if vm.smoothing_s > 0 and smoother is not None:
+        u = smoother(key, u, t, vm.smoothing_s)
+    u = float(apply_curve(u, vm.curve, vm.power))  # type: ignore[arg-type]
+    out = vm.out_lo + u * (vm.out_hi - vm.out_lo)
+    return float(round(out)) if vm.integer else out

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 import errno
-import fnmatch
 import gc
 import json
 import logging
@@ -32,7 +31,7 @@ from perform.console import StatusDisplay, WarningLog, status_table
 from perform.control import Controls, Cue, CueRefused
 from perform.errors import PerformError
 from perform.events.config import EventsConfig
-from perform.events.stage import EventStage
+from perform.events.stage import EventStage, matcher
 from perform.events.types import Event
 from perform.midi.out import MidiOutStage
 from perform.osc.config import loops_back
@@ -585,9 +584,8 @@ def event_check(config: EventsConfig) -> Callable[[Cue], str]:
     def check(cue: Cue) -> str:
         pattern = str(cue.args[0]) if cue.args else "*"
         verb = "armed" if cue.name == "events.arm" else "disarmed"
-        if (taught and pattern.startswith("pose.")) or any(
-            fnmatch.fnmatchcase(n, pattern) or n.startswith(pattern + ".") for n in names
-        ):
+        match = matcher(pattern)
+        if (taught and pattern.startswith("pose.")) or any(match(n) for n in names):
             return f"{verb} {pattern}"
         shown = [n for n in names if not n.endswith(".dwell")]
         close = difflib.get_close_matches(pattern, shown, n=1)
@@ -724,7 +722,9 @@ def mask_rgba(poses: Poses, size: tuple[int, int], mode: str) -> tuple[np.ndarra
         else np.clip(poses.mask * 255.0, 0, 255).astype(np.uint8)
     )
     if mode == "grey":
-        return _rgba(cv2.cvtColor(mask, cv2.COLOR_GRAY2RGB), size), poses.t_capture
+        if mask.shape[1::-1] != size:
+            mask = cv2.resize(mask, size, interpolation=cv2.INTER_AREA)
+        return cv2.cvtColor(mask, cv2.COLOR_GRAY2RGBA), poses.t_capture
     camera = poses.frame.image if poses.frame is not None else np.zeros((h, w, 3), np.uint8)
     return _rgba(camera, size, mask), poses.t_capture
 

@@ -76,9 +76,15 @@ class InputLoss(Model):
 
     def keep(self, age: float) -> float | None:
         """How much of poses ``age`` seconds old to keep (1..0); None while they are not stale."""
-        if age <= self.stale_s:
-            return None
-        return 0.0 if self.neutral_s == 0 else max(0.0, 1.0 - (age - self.stale_s) / self.neutral_s)
+        return None if age <= self.stale_s else fade(age, self.stale_s, self.neutral_s)
+
+
+def fade(age: float, hold_s: float, fade_s: float) -> float:
+    """How much of a value last seen ``age`` seconds ago to keep: 1 for ``hold_s``, then down to 0
+    over ``fade_s``."""
+    if age <= hold_s:
+        return 1.0
+    return 0.0 if fade_s == 0 else max(0.0, 1.0 - (age - hold_s) / fade_s)
 
 
 M = TypeVar("M", bound=BaseModel)

@@ -528,3 +528,13 @@ def test_tracking_loss_fades_features_to_zero_instead_of_freezing():
     stage._fade_sent = -math.inf
     assert not stage._fade_stale([])
     rx.close()
+
+
+@pytest.mark.parametrize("curve", ["linear", "exponential", "logarithmic", "smoothstep", "smootherstep"])
+def test_one_value_maps_as_an_array_of_them_does(curve):
+    for clamp, integer, (lo_in, hi_in) in [(True, False, (None, None)), (False, True, (5.0, 1.0))]:
+        vm = ValueMap(in_lo=lo_in, in_hi=hi_in, curve=curve, clamp=clamp, integer=integer, out_hi=255)
+        for v in [-10.0, 0.0, 0.3, 1.0, 7.5, float("nan"), float("inf"), float("-inf")]:
+            for lo, hi in [(0.0, 6.0), (2.0, 2.0)]:
+                one = map_values(vm, np.array([v]), lo, hi)[0]
+                assert map_value(vm, v, lo, hi) == pytest.approx(float(one))

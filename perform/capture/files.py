@@ -17,6 +17,8 @@ log = logging.getLogger(__name__)
 DEFAULT_VIDEO_FPS = 30.0
 #: What a folder source reads, and what ``--source`` takes for a still image.
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+#: What ``--source`` and ``perform style apply`` take for a video file.
+VIDEO_EXTENSIONS = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"}
 
 
 def read_image(path: Path) -> np.ndarray:

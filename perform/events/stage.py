@@ -44,7 +44,8 @@ class TooManyPatterns(PerformError):
 Matcher = Callable[[str], object]
 
 
-def _matcher(pattern: str) -> Matcher:
+def matcher(pattern: str) -> Matcher:
+    """``pattern`` (shell-style, or a name whose dotted sub-names it also covers) as a test of names."""
     # compiled here, not through fnmatch's own cache of 32,768 patterns: patterns from the network
     # must not fill a cache that outlives them
     match = re.compile(fnmatch.translate(pattern)).match
@@ -75,7 +76,7 @@ class EventEngine:
         self.positions: dict[int, tuple[float, float]] = {}
         # Names whose start is followed by an end: their (name, slot) is active in between.
         self._untracked = set(INSTANT) | {r.name for r in config.rules if r.edges != "both"}
-        self._overrides: list[tuple[str, bool, Matcher]] = [(n, False, _matcher(n)) for n in config.disarmed]
+        self._overrides: list[tuple[str, bool, Matcher]] = [(n, False, matcher(n)) for n in config.disarmed]
         self._armed_cache: dict[str, bool] = {}
         self._active: set[tuple[str, int | None]] = set()
 
@@ -124,7 +125,7 @@ class EventEngine:
                 f"{pattern!r} refused: {MAX_PATTERNS} patterns already armed or disarmed "
                 "(events.arm * clears them)"
             )
-        self._overrides = [*kept, (pattern, value, _matcher(pattern))]
+        self._overrides = [*kept, (pattern, value, matcher(pattern))]
         self._armed_cache.clear()
 
     def _tracked(self, name: str) -> bool:

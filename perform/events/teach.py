@@ -549,7 +549,9 @@ class HandShapeEvents:
         hands = list(library.hands.values())
         self._names = [f"hand.{h.name}" for h in hands]
         self.thresholds = np.array([h.effective_threshold for h in hands])
-        self._examples = [h.examples for h in hands]
+        # every shape's examples in one array; each shape's first row, for a minimum per shape
+        self._examples = np.concatenate([h.examples for h in hands]) if hands else np.empty((0,))
+        self._starts = np.cumsum([0] + [len(h.examples) for h in hands[:-1]])
         self.min_confidence, self.release, self.hold_s = min_confidence, release, hold_s
         self._state: dict[int, _Holding] = {}
 
@@ -560,7 +562,7 @@ class HandShapeEvents:
         """(N, P) confidence 0..1 of each taught shape for (N, 21, 3) shape vectors."""
         if not len(shapes) or not self._names:
             return np.zeros((len(shapes), len(self._names)))
-        best = np.stack([hand_distances(shapes, ex).min(axis=1) for ex in self._examples], axis=1)
+        best = np.minimum.reduceat(hand_distances(shapes, self._examples), self._starts, axis=1)
         return np.clip(1.0 - (best / self.thresholds) ** 2, 0.0, 1.0)
 
     def update(self, poses: Poses) -> list[Event]:

@@ -28,7 +28,7 @@ from perform.pipeline import POLL_S, EventCursor, EventLog, LatencyHistogram, Re
 from perform.pipeline.features import REGISTRY
 from perform.pipeline.stage import StageState
 from perform.schema import InputLoss
-from perform.vision.face import FACE_POINTS
+from perform.vision.face import FACE_ROWS
 from perform.vision.types import LM, Poses
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,8 @@ class WallClock:
 
 def _normalised(name: str, features: dict[str, float]) -> float:
     """An emitted feature's value on 0..1; its default while it is not measured."""
-    return REGISTRY.normalise(name, features.get(name, REGISTRY.info(name).default))
+    value = features.get(name)
+    return REGISTRY.normalise(name, REGISTRY.info(name).default if value is None else value)
 
 
 def _matches(name: str, include: list[str], exclude: list[str]) -> bool:
@@ -198,7 +199,7 @@ class FrameEncoder:
                 found = detail.face if part == "face" else detail.hand(part.removesuffix("_hand"))  # type: ignore[arg-type]
                 if found is None:
                     continue  # not found: nothing sent, never zeros
-                rows = list(FACE_POINTS.values()) if part == "face" else slice(None)
+                rows = FACE_ROWS if part == "face" else slice(None)
                 values = np.nan_to_num(found.landmarks[rows][:, cols], nan=0.0, posinf=0.0, neginf=0.0)
                 data = values.astype(">f4").tobytes()
                 heads = self._detail_headers(slot, part, do)

@@ -10,6 +10,7 @@ from enum import StrEnum
 from typing import Generic, TypeVar
 
 from perform.pipeline.frame import Stamped
+from perform.pipeline.ratelog import RateLimitedLog
 from perform.pipeline.slot import Reader, Slot
 from perform.pipeline.stats import StageStats, Stats
 
@@ -53,7 +54,7 @@ class Stage(ABC):
         self._thread: threading.Thread | None = None
         self._last_error = ""
         self._last_error_t = 0.0
-        self._kinds: dict[str, tuple[float, int]] = {}  # kind: (last logged, held back since)
+        self._kinds = RateLimitedLog(log, f"{name}: ")
         self._generation = 0
         self._left_behind: threading.Thread | None = None
         self._failures = 0
@@ -163,18 +164,14 @@ class Stage(ABC):
         """Release what the stage holds; runs on the stage's thread as it ends."""
 
     def report_error(self, message: str, every_s: float = 5.0, kind: str | None = None) -> None:
-        """Count a failure and log it, at most once per ``every_s`` for the same message, or for
-        the same ``kind`` when given (messages that name what came from outside differ each time)."""
+        """Count a failure and log it, at most once per ``every_s`` for the same message, or once
+        per 5 s for the same ``kind`` when given (messages that name what came from outside differ
+        each time)."""
         self.stats.errors += 1
-        now = time.monotonic()
         if kind is not None:
-            last, held = self._kinds.get(kind, (-every_s, 0))
-            if now - last < every_s:
-                self._kinds[kind] = (last, held + 1)
-                return
-            self._kinds[kind] = (now, 0)
-            log.warning("%s: %s%s", self.name, message, f" ({held} more since)" if held else "")
+            self._kinds.warn(kind, message)
             return
+        now = time.monotonic()
         if message != self._last_error or now - self._last_error_t >= every_s:
             log.warning("%s: %s", self.name, message)
             self._last_error, self._last_error_t = message, now

@@ -14,14 +14,13 @@ from perform.pipeline import Frame
 from perform.pipeline.features import REGISTRY
 from perform.render.config import Binding
 from perform.style.types import Styled
-from perform.vision.face import FACE_POINTS
+from perform.vision.face import FACE_ROWS
 from perform.vision.gestures import FACE_FEATURES, HAND_FEATURES
 from perform.vision.hands import NUM_HAND_LANDMARKS, SIDES
 from perform.vision.types import Poses
 
 #: Performers (slots 1..) whose hands and face the standard uniforms carry (the prelude's MAX_PEOPLE).
 DETAIL_PEOPLE = 4
-_FACE_ROWS = list(FACE_POINTS.values())
 
 
 @dataclass
@@ -94,7 +93,7 @@ def detail_uniforms(inputs: Inputs) -> dict[str, np.ndarray]:
     :data:`~perform.vision.gestures.HAND_FEATURES` and ``FACE_FEATURES`` order, packed four to
     a vec4 (two vec4 per hand and per face).
     """
-    n, hj, fp = DETAIL_PEOPLE, NUM_HAND_LANDMARKS, len(_FACE_ROWS)
+    n, hj, fp = DETAIL_PEOPLE, NUM_HAND_LANDMARKS, len(FACE_ROWS)
     hands = np.zeros((n * 2 * hj, 4), "f4")
     face = np.zeros((n * fp, 4), "f4")
     hand_features = np.zeros((n * 2, 8), "f4")
@@ -113,7 +112,7 @@ def detail_uniforms(inputs: Inputs) -> dict[str, np.ndarray]:
                 block[:, 3] = 1.0
         if detail.face is not None:
             block = face[i * fp : (i + 1) * fp]
-            block[:, :3] = detail.face.landmarks[_FACE_ROWS]
+            block[:, :3] = detail.face.landmarks[FACE_ROWS]
             block[:, 1] = 1.0 - block[:, 1]
             block[:, 3] = 1.0
         f = inputs.features

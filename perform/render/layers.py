@@ -15,7 +15,7 @@ from perform.render import config as cfg
 from perform.render.bindings import Bound, Inputs, constant_or_bound, resolve
 from perform.render.gl import Target, set_uniform
 from perform.vision.draw import SLOT_COLORS
-from perform.vision.face import FACE_POINTS
+from perform.vision.face import FACE_ROWS
 from perform.vision.hands import HAND_CONNECTIONS
 from perform.vision.types import CONNECTIONS, LM
 
@@ -30,7 +30,6 @@ PALETTE = np.array(SLOT_COLORS, dtype="f4") / 255.0
 
 BONES = np.array(CONNECTIONS, dtype=int)
 HAND_BONES = np.array(HAND_CONNECTIONS, dtype=int)
-_FACE_ROWS = list(FACE_POINTS.values())
 
 
 def performer_colour(slot: int) -> np.ndarray:
@@ -164,7 +163,7 @@ def skeleton_vertices(rf: Canvas, spec: cfg.SkeletonLayer) -> np.ndarray:
             if hand is not None:
                 parts.append(_bones(pixels(hand.landmarks), HAND_BONES, half * 0.4, colour, w, h))
         if detail.face is not None:
-            parts.append(_squares(pixels(detail.face.landmarks[_FACE_ROWS]), half * 0.5, colour, w, h))
+            parts.append(_squares(pixels(detail.face.landmarks[FACE_ROWS]), half * 0.5, colour, w, h))
     return np.concatenate(parts) if parts else np.zeros((0, 6), "f4")
 
 

@@ -13,6 +13,7 @@ from fractions import Fraction
 from types import ModuleType
 from typing import Any
 
+import cv2
 import numpy as np
 
 from perform.errors import SourceError, StageError
@@ -168,7 +169,7 @@ class NdiReceiver:
         t = time.monotonic()
         stride = video.get_line_stride() or width * 4
         rows = data[: stride * height].reshape(height, stride)[:, : width * 4]
-        return np.ascontiguousarray(rows.reshape(height, width, 4)[..., :3]), t
+        return cv2.cvtColor(rows.reshape(height, width, 4), cv2.COLOR_RGBA2RGB), t
 
     @property
     def connected(self) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import cv2
 import numpy as np
 
 from perform.errors import StageError
@@ -31,7 +32,7 @@ class VirtualCamera(VideoSink):
         self.name = f"virtual camera {self._camera.device}"
 
     def send(self, pixels: np.ndarray, t_capture: float) -> None:
-        self._camera.send(np.ascontiguousarray(pixels[..., :3]))
+        self._camera.send(cv2.cvtColor(pixels, cv2.COLOR_RGBA2RGB))
 
     def close(self) -> None:
         camera, self._camera = self._camera, None

@@ -10,13 +10,12 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from perform.capture.files import IMAGE_EXTENSIONS
+from perform.capture.files import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from perform.errors import ConfigError
 from perform.schema import SourceBase
 from perform.show.loader import missing_input
 from perform.show.models import SourceConfig
 
-VIDEO_EXTENSIONS = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"}
 _SIZE = re.compile(r"^(?:(\d+)x(\d+))?(?:@(\d+(?:\.\d+)?))?$")
 _ADAPTER: TypeAdapter[SourceConfig] = TypeAdapter(SourceConfig)
 

@@ -19,10 +19,9 @@ import av
 import cv2
 import numpy as np
 
+from perform.capture.files import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from perform.errors import PerformError
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
-VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"}
 #: Audio codecs an mp4/mov/mkv file takes as they are; others are re-encoded to AAC.
 _COPY_AUDIO = {"aac", "mp3", "ac3", "eac3", "alac", "opus"}
 
@@ -56,13 +55,13 @@ def kind_of(path: Path) -> str:
     if path.is_dir():
         return "folder"
     suffix = path.suffix.lower()
-    if suffix in VIDEO_SUFFIXES:
+    if suffix in VIDEO_EXTENSIONS:
         return "video"
-    if suffix in IMAGE_SUFFIXES:
+    if suffix in IMAGE_EXTENSIONS:
         return "image"
     raise MediaError(
-        f"{path}: expected an image ({', '.join(sorted(IMAGE_SUFFIXES))}), "
-        f"a video ({', '.join(sorted(VIDEO_SUFFIXES))}) or a folder"
+        f"{path}: expected an image ({', '.join(sorted(IMAGE_EXTENSIONS))}), "
+        f"a video ({', '.join(sorted(VIDEO_EXTENSIONS))}) or a folder"
     )
 
 
@@ -222,7 +221,7 @@ def folder_jobs(src: Path, dst: Path) -> list[tuple[Path, Path]]:
     if dst.exists() and not dst.is_dir():
         raise MediaError(f"{dst}: expected a folder for the output of a folder")
     jobs = [(p, dst / p.relative_to(src)) for p in sorted(src.rglob("*"))
-            if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES]  # fmt: skip
+            if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS | VIDEO_EXTENSIONS]  # fmt: skip
     if not jobs:
         raise MediaError(f"{src}: expected images or videos in this folder, found none")
     return jobs

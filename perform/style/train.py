@@ -14,11 +14,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from perform.capture.files import IMAGE_EXTENSIONS
 from perform.errors import PerformError
 from perform.style.config import LOSSES
 from perform.style.features import load_vgg16
 from perform.style.losses import build_loss
-from perform.style.media import IMAGE_SUFFIXES, read_image
+from perform.style.media import read_image
 from perform.style.model import MODEL_VERSION, ModelError, save_model
 from perform.style.nets import ARCHITECTURES, build_net
 
@@ -43,7 +44,7 @@ def content_images(folder: Path | str, min_side: int = 96) -> list[np.ndarray]:
         raise TrainError(f"{folder}: expected a folder of content photographs")
     images = []
     for p in sorted(folder.rglob("*")):
-        if p.suffix.lower() in IMAGE_SUFFIXES:
+        if p.suffix.lower() in IMAGE_EXTENSIONS:
             image = cv2.imread(str(p), cv2.IMREAD_COLOR)
             if image is not None and min(image.shape[:2]) >= min_side:
                 images.append(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))

@@ -128,7 +128,9 @@ class DetailEstimator:
         for body in sorted(chosen, key=lambda b: b.slot):
             found: dict[Part, Hand | Face | None] = {}
             for part in self._parts():
-                track = self._tracks.setdefault((body.slot, part), _new_track(c.smoothing))
+                track = self._tracks.get((body.slot, part))
+                if track is None:
+                    track = self._tracks[(body.slot, part)] = _new_track(c.smoothing)
                 due = (self._frame + job) % c.every == 0
                 job += 1
                 found[part] = self._update(image, body, part, track, due, t)

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 from perform.vision.detail import Detail
-from perform.vision.face import FACE_POINTS
+from perform.vision.face import FACE_ROWS
 from perform.vision.hands import HAND_CONNECTIONS
 from perform.vision.types import CONNECTIONS, LM
 
@@ -54,7 +54,7 @@ def draw_details(
             for p in pts:
                 cv2.circle(image, tuple(p), thickness + 1, (255, 255, 255), -1, cv2.LINE_AA)
         if detail.face is not None:
-            pts = np.round(detail.face.landmarks[list(FACE_POINTS.values()), :2] * (w, h)).astype(int)
+            pts = np.round(detail.face.landmarks[FACE_ROWS, :2] * (w, h)).astype(int)
             for p in pts:
                 cv2.circle(image, tuple(p), thickness + 1, color, -1, cv2.LINE_AA)
     return image

@@ -62,6 +62,9 @@ FACE_POINTS: dict[str, int] = {
     "right_cheek": 234,
 }
 
+#: FACE_POINTS' rows of the 468 landmarks, in that order.
+FACE_ROWS: list[int] = list(FACE_POINTS.values())
+
 # The body's face landmarks (the first 11 of BlazePose's 33).
 _BODY_FACE = np.arange(11)
 _BODY_EYES = (LM["right_eye"], LM["left_eye"])

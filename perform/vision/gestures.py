@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from perform.pipeline.features import PERSON, REGISTRY, FeatureInfo
+from perform.schema import fade
 from perform.vision.detail import Detail
 from perform.vision.face import FACE_POINTS, Face
 from perform.vision.hands import HL, SIDES, Hand, Side
@@ -289,8 +290,7 @@ class DetailFeatures:
         neutral = {name: info.default for name, info in infos.items()}
         if held is None:
             return neutral
-        keep = 1.0 - (t - held.seen - self.hold_s) / self.fade_s if self.fade_s > 0 else 0.0
-        keep = min(1.0, max(0.0, keep))
+        keep = fade(t - held.seen, self.hold_s, self.fade_s)
         if keep == 0.0:
             del self._held[key]
             return neutral

@@ -15,7 +15,7 @@ from perform.vision.detail import Detail, DetailEstimator
 from perform.vision.draw import draw_bodies, draw_details, slot_color
 from perform.vision.face import FACE_POINTS, Face
 from perform.vision.gestures import face_features, hand_features
-from perform.vision.hands import HAND_LANDMARK_NAMES, SIDES, Hand
+from perform.vision.hands import HL, SIDES, Hand
 from perform.vision.types import LANDMARK_NAMES, Body, Detection
 
 
@@ -64,7 +64,7 @@ def _hand_json(hand: Hand | None, aspect: float) -> dict | None:
     if hand is None:
         return None
     return {
-        "landmarks": _points(hand.landmarks, {n: i for i, n in enumerate(HAND_LANDMARK_NAMES)}),
+        "landmarks": _points(hand.landmarks, HL),
         "score": round(float(hand.score), 4),
         "handedness": round(float(hand.handedness), 4),
         "features": {k: round(v, 4) for k, v in hand_features(hand, aspect).items()},
