@@ -7,19 +7,61 @@ A YAML file is read with line numbers and validated by a model; a mistake is one
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
 
 from perform.errors import ConfigError
 
 
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def ip_network(text: str) -> IPNetwork:
+    """``192.168.1.20`` or ``192.168.1.0/24`` as a network (a single address is a /32)."""
+    try:
+        return ipaddress.ip_network(str(text).strip(), strict=False)
+    except ValueError:
+        raise ValueError(
+            f"expected an IP address or network such as 192.168.1.20 or 192.168.1.0/24, got {text!r}"
+        ) from None
+
+
+def _network(text: str) -> str:
+    ip_network(text)
+    return text
+
+
+#: An IP address or network in a show file (``192.168.1.0/24``); host names are not accepted.
+Network = Annotated[str, AfterValidator(_network)]
+
+
+def allowed(host: str, networks: tuple[IPNetwork, ...]) -> bool:
+    """Whether ``host`` (an address, as a socket gives it) is in one of ``networks``."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return any(address in network for network in networks if network.version == address.version)
 
 
 def resolve_path(path: Path | None, info: ValidationInfo) -> Path | None:

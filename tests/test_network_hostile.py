@@ -25,8 +25,9 @@ import pytest
 from perform.control import Controls, Cue, CueQueue, event_pattern, scene_name, take_name
 from perform.errors import BadName
 from perform.events.stage import MAX_PATTERNS, EventEngine, TooManyPatterns
-from perform.osc.server import ControlServer, parse_allow
+from perform.osc.server import ControlServer
 from perform.osc.wire import encode_message
+from perform.schema import ip_network
 from perform.vision.take import TakeError, open_new_take
 from tests.tools import RunningShow
 
@@ -335,7 +336,7 @@ def test_senders_outside_the_allow_list_are_dropped_unread() -> None:
     finally:
         server.stop()
     with pytest.raises(ValueError, match=r"192\.168\.1\.0/24"):
-        parse_allow(["192.168.1.300"])
+        ip_network("192.168.1.300")
 
 
 def test_replies_go_to_the_source_only_and_are_rate_limited() -> None:

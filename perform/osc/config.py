@@ -10,18 +10,17 @@ feature name with dots as slashes: ``p1/energy``, ``stage/energy``, ``people``) 
 from __future__ import annotations
 
 import difflib
-import ipaddress
 import re
 import string
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import AfterValidator, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from perform.audio import analysis as _audio  # noqa: F401  (registers the audio features)
 from perform.errors import ConfigError
 from perform.mapping import ValueMap
 from perform.pipeline.features import PERSON, REGISTRY, STAGE
-from perform.schema import Model, SourceBase
+from perform.schema import Model, Network, SourceBase
 from perform.vision import features as _body  # noqa: F401  (registers the body and floor features)
 from perform.vision.face import FACE_POINTS
 from perform.vision.hands import HAND_LANDMARK_NAMES
@@ -33,28 +32,6 @@ FIELDS: tuple[str, ...] = ("x", "y", "z", "visibility")
 STATUS_PREFIX = "/perform/status/"
 #: OSC address characters other than letters, digits and these are not allowed in templates.
 _ADDRESS = re.compile(r"(/[A-Za-z0-9_.:\-{}]+)+")
-
-
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-def ip_network(text: str) -> IPNetwork:
-    """``192.168.1.20`` or ``192.168.1.0/24`` as a network (a single address is a /32)."""
-    try:
-        return ipaddress.ip_network(text.strip(), strict=False)
-    except ValueError:
-        raise ValueError(
-            f"expected an IP address or network such as 192.168.1.20 or 192.168.1.0/24, got {text!r}"
-        ) from None
-
-
-def _network(text: str) -> str:
-    ip_network(text)
-    return text
-
-
-#: An IP address or network in a show file (``192.168.1.0/24``); host names are not accepted.
-Network = Annotated[str, AfterValidator(_network)]
 
 
 def _placeholders(template: str) -> set[str]:

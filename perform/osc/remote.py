@@ -18,8 +18,8 @@ import socket
 import time
 
 from perform.errors import SourceError
-from perform.osc.config import RemoteSource, SenderPlacement, StreamTarget, ip_network
-from perform.osc.server import POLL_S, _RateLimitedLog
+from perform.osc.config import RemoteSource, SenderPlacement, StreamTarget
+from perform.osc.server import POLL_S
 from perform.osc.stream import (
     MAX_DATAGRAM,
     SenderRules,
@@ -29,6 +29,8 @@ from perform.osc.stream import (
 )
 from perform.osc.udp import UdpOut, send
 from perform.pipeline import EventLog, Frame, ProcessStage, Slot, Stats
+from perform.pipeline.ratelog import RateLimitedLog
+from perform.schema import ip_network
 from perform.vision.config import PoseConfig
 from perform.vision.perception import Perception
 from perform.vision.sources import PoseSource
@@ -107,7 +109,7 @@ class RemoteSourceStage(PoseSource):
         self._stall_budget_s: float | None = None
         self._next: float | None = None
         self._last_t = 0.0
-        self._log = _RateLimitedLog(5.0)
+        self._log = RateLimitedLog(log, "osc in: ", 5.0)
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
             self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
@@ -255,7 +257,7 @@ class RemoteSender:
         self.max_datagram = max_datagram
         self.key = key.encode("utf-8") if isinstance(key, str) else key
         self.counts = {"frames": 0, "datagrams": 0, "send_errors": 0}
-        self._log = _RateLimitedLog(5.0)
+        self._log = RateLimitedLog(log, "osc in: ", 5.0)
         self._udp = UdpOut(lambda message: self._log.warn("send", message), "stream")
 
     def send(self, poses: Poses) -> int:

@@ -43,7 +43,6 @@ skew would make every one of them late.
 from __future__ import annotations
 
 import heapq
-import ipaddress
 import itertools
 import json
 import logging
@@ -76,6 +75,7 @@ from perform.osc.wire import (
 )
 from perform.pipeline.ratelog import RateLimitedLog
 from perform.pipeline.stats import StageStats
+from perform.schema import allowed, ip_network
 
 log = logging.getLogger(__name__)
 
@@ -149,13 +149,6 @@ Sender = tuple[str, int]
 Handler = Callable[[list[Any], Sender], None]
 
 
-class _RateLimitedLog(RateLimitedLog):
-    """The OSC modules' rate-limited warnings (``osc in: ...``); kept for the stream and remote modules."""
-
-    def __init__(self, every_s: float) -> None:
-        super().__init__(log, "osc in: ", every_s)
-
-
 def _number(value: Any) -> float | int | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
@@ -215,7 +208,7 @@ class ControlServer:
         self.controls = controls
         self.host = host
         self.http_host = http_host
-        self.allow = parse_allow(allow) if allow is not None else None
+        self.allow = tuple(ip_network(a) for a in allow) if allow is not None else None
         self._replies = _Budget(reply_rate, burst=max(reply_rate, 1.0))
         self.max_delay_s = max_delay_s
         self.max_pending = max_pending
@@ -223,7 +216,7 @@ class ControlServer:
         self.params = dict(params) if params is not None else None
         self._sends = sends
         self.counts: dict[str, int] = dict.fromkeys(COUNT_KEYS, 0)
-        self._log = _RateLimitedLog(log_every_s)
+        self._log = RateLimitedLog(log, "osc in: ", log_every_s)
         self._pending: list[tuple[float, int, OscMessage, Sender]] = []
         self._order = itertools.count()
         self._stop = threading.Event()
@@ -501,7 +494,7 @@ class ControlServer:
     def receive(self, data: bytes, sender: Sender) -> None:
         """Handle one datagram as if it came from ``sender`` (the receive loop calls this)."""
         self.counts["datagrams"] += 1
-        if self.allow is not None and not _allowed(sender[0], self.allow):
+        if self.allow is not None and not allowed(sender[0], self.allow):
             self.counts["not_allowed"] += 1
             self._log.warn("not_allowed", f"datagram from {_who(sender)} dropped: not in control.allow")
             return
@@ -607,32 +600,6 @@ def _checked(check: Callable[[str], str], text: str) -> str:
         return check(text)
     except BadName as exc:
         raise BadArguments(str(exc)) from None
-
-
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-def parse_allow(items: Iterable[str]) -> tuple[Network, ...]:
-    """Addresses and networks (``127.0.0.1``, ``192.168.1.0/24``, ``::1``); ValueError names a bad one."""
-    out = []
-    for item in items:
-        try:
-            out.append(ipaddress.ip_network(str(item).strip(), strict=False))
-        except ValueError:
-            raise ValueError(
-                f"expected an address or network such as 192.168.1.0/24 or 127.0.0.1, got {item!r}"
-            ) from None
-    return tuple(out)
-
-
-def _allowed(host: str, allow: tuple[Network, ...]) -> bool:
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return any(address in network for network in allow if network.version == address.version)
 
 
 class _Budget:

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import logging
 import struct
 import time
@@ -40,8 +39,6 @@ from typing import Any
 
 import numpy as np
 
-from perform.osc.config import IPNetwork
-from perform.osc.server import _RateLimitedLog
 from perform.osc.wire import (
     BUNDLE,
     MALFORMED_KINDS,
@@ -54,6 +51,9 @@ from perform.osc.wire import (
     string,
     timetag,
 )
+from perform.pipeline.ratelog import RateLimitedLog
+from perform.schema import IPNetwork
+from perform.schema import allowed as in_networks
 from perform.vision.types import NUM_LANDMARKS, Poses
 
 log = logging.getLogger(__name__)
@@ -393,7 +393,7 @@ class StreamReceiver:
         self.counts: dict[str, int] = dict.fromkeys(STREAM_COUNT_KEYS, 0)
         self._sources: dict[str, _Source] = {}
         self._allowed: dict[tuple[str, tuple[IPNetwork, ...]], bool] = {}  # a small cache
-        self._log = _RateLimitedLog(log_every_s)
+        self._log = RateLimitedLog(log, "osc in: ", log_every_s)
 
     @property
     def malformed(self) -> int:
@@ -552,11 +552,7 @@ class StreamReceiver:
         key = (host, networks)
         allowed = self._allowed.get(key)
         if allowed is None:
-            try:
-                address = ipaddress.ip_address(host)
-                allowed = any(address in n for n in networks)
-            except ValueError:
-                allowed = False
+            allowed = in_networks(host, networks)
             if len(self._allowed) >= 1024:
                 self._allowed.clear()
             self._allowed[key] = allowed

@@ -44,19 +44,29 @@ class LatencyHistogram:
 
     def percentile(self, q: float) -> float:
         """The q-th percentile (0..100) in seconds; 0.0 when empty."""
-        if self.count == 0:
-            return 0.0
-        cumulative = np.cumsum(self._counts)
-        rank = max(1, math.ceil(q / 100.0 * cumulative[-1]))
-        index = int(np.searchsorted(cumulative, rank))
-        if index == 0:
-            return _MIN_S
-        # geometric middle of the bin
-        return min(_MIN_S * _RATIO ** (index - 0.5), self.max)
+        return bins_percentile(self._counts, q, self.max)
+
+    def bins(self) -> np.ndarray:
+        """A copy of the counts: the difference of two copies gives percentiles over that stretch
+        of time (:func:`bins_percentile`), as a live graph wants."""
+        return self._counts.copy()
 
     def summary_ms(self) -> dict[str, float]:
         """``{"p50", "p95", "p99"}`` in milliseconds, rounded to 0.001."""
         return {f"p{q}": round(self.percentile(q) * 1000.0, 3) for q in (50, 95, 99)}
+
+
+def bins_percentile(counts: np.ndarray, q: float, most: float = _MAX_S) -> float:
+    """The q-th percentile (0..100) in seconds of a histogram's ``counts``; 0.0 when empty."""
+    cumulative = np.cumsum(counts)
+    if cumulative[-1] <= 0:
+        return 0.0
+    rank = max(1, math.ceil(q / 100.0 * cumulative[-1]))
+    index = int(np.searchsorted(cumulative, rank))
+    if index == 0:
+        return _MIN_S
+    # geometric middle of the bin
+    return min(_MIN_S * _RATIO ** (index - 0.5), most)
 
 
 class RateMeter:

@@ -17,7 +17,7 @@ from perform.events.config import EventsConfig
 from perform.midi.config import Midi
 from perform.osc.config import Osc, RemoteSource
 from perform.render.config import Render
-from perform.schema import InputLoss, Model, resolve_path
+from perform.schema import InputLoss, Model, Network, resolve_path
 from perform.share.config import ShareConfig
 from perform.style.config import StyleConfig
 from perform.vision.config import PoseConfig, TakeSource, VirtualSource
@@ -53,7 +53,7 @@ class Control(Model):
         "may send cues), 127.0.0.1 this machine only, or one interface's address (the show network's). "
         "See the README, Security on the show network.",
     )
-    allow: list[str] = Field(
+    allow: list[Network] = Field(
         default_factory=list,
         description="Who may send cues: addresses and networks such as 192.168.1.0/24, 10.0.0.7, "
         "127.0.0.1 (empty: everyone who reaches the port). Datagrams from others are dropped unread "
@@ -81,20 +81,6 @@ class Control(Model):
     )
 
     _resolve_takes = field_validator("takes")(resolve_path)
-
-    @field_validator("allow")
-    @classmethod
-    def _networks(cls, value: list[str]) -> list[str]:
-        import ipaddress
-
-        for item in value:
-            try:
-                ipaddress.ip_network(item.strip(), strict=False)
-            except ValueError:
-                raise ValueError(
-                    f"expected an address or network such as 192.168.1.0/24 or 127.0.0.1, got {item!r}"
-                ) from None
-        return value
 
 
 class Outputs(ShareConfig):
