@@ -56,6 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--ndi", metavar="NAME", help="publish the stage picture as the NDI source NAME (turns rendering on)"
     )
+    run.add_argument(
+        "--panel",
+        metavar="[HOST:]PORT",
+        help="serve the operator's web panel there (a passcode is printed; docs/panel.md)",
+    )
 
     render = sub.add_parser("render", help="render a scene to a video from a video, take or virtual source")
     render.add_argument("scene", help="scene name (scenes/NAME.yaml) or a scene file")
@@ -237,6 +242,15 @@ def cmd_run(args: argparse.Namespace, console: Console, warnings: object) -> int
             raise PerformError(f"--control {args.control}: expected a UDP port 0..65535")
         control = show.control.model_copy(update={"port": args.control, "enabled": True})
         show = show.model_copy(update={"control": control})
+    if args.panel is not None:
+        from perform.panel.config import panel_address
+
+        try:
+            host, port = panel_address(args.panel)
+        except ValueError as exc:
+            raise PerformError(str(exc)) from None
+        where = {"enabled": True, "port": port, **({"host": host} if host is not None else {})}
+        show = show.model_copy(update={"panel": show.panel.model_copy(update=where)})
     if args.ndi is not None:
         ndi = show.outputs.ndi.model_copy(update={"name": args.ndi})
         show = show.model_copy(update={"outputs": show.outputs.model_copy(update={"ndi": ndi})})

@@ -54,6 +54,7 @@ from perform.vision.stage import PoseStage
 from perform.vision.types import PersonEvent, Poses
 
 if TYPE_CHECKING:
+    from perform.panel.server import PanelServer
     from perform.render.projector import Projector
     from perform.render.renderer import Renderer
     from perform.style.stage import StyleStage
@@ -128,6 +129,7 @@ class ShowPipeline(Pipeline):
         self.controls = Controls()
         self.control: ControlServer | None = None
         self.status_targets = status_targets(show.osc)
+        self.event_stage: EventStage | None = None
         self.has_poses = isinstance(show.source, POSE_SOURCES) or show.pose.enabled
         self.capture = self.add(self._source())
         self._add_perception()
@@ -172,7 +174,7 @@ class ShowPipeline(Pipeline):
         """Events from the poses, and the take recorder (also without --take: a cue can start one)."""
         show = self.show
         extra = self._audio_features if show.audio.enabled else None
-        self.add(
+        self.event_stage = self.add(
             EventStage(
                 self.stats,
                 self.poses,
@@ -492,10 +494,16 @@ def run_show(show: Show, options: RunOptions, console: Console, warnings: Warnin
     preview = make_preview(pipeline, show, options) if projector is None else None
     extras = extra_outputs(pipeline, show)
     monitor = ShowMonitor(pipeline)
+    panel = make_panel(pipeline, show, projector) if show.panel.enabled else None
     with StopSignals() as signals:
         try:
+            if panel is not None:
+                panel.start()
+                log.info("panel: %s  passcode %s", panel.url, panel.passcode)
             pipeline.start()
         except BaseException:
+            if panel is not None:
+                panel.stop()
             if projector is not None:
                 projector.close()
             for out in extras:
@@ -515,9 +523,11 @@ def run_show(show: Show, options: RunOptions, console: Console, warnings: Warnin
             reason = loop.run()
         if preview is not None:
             preview.close()
+        if panel is not None:
+            panel.stop(0.2)
         pipeline.stop(STOP_TIMEOUT_S)
     render_report = projector.close() if projector is not None else None
-    report = make_report(pipeline, show)
+    report = make_report(pipeline, show, panel)
     if extras:
         report["video_outs"] = [out.close() for out in extras]
     if pipeline.has_poses:
@@ -567,18 +577,7 @@ def without_own_port(show: Show) -> Show:
 def event_check(config: EventsConfig) -> Callable[[Cue], str]:
     """The check of ``events.arm`` and ``events.disarm`` cues: a name or pattern that matches none
     of the show's events is refused (``*`` always matches)."""
-    names = list(
-        dict.fromkeys(
-            [
-                *config.builtins,
-                "enter",
-                "leave",
-                *(r.name for r in config.rules),
-                *(f"zone.{z.name}" for z in config.zones),
-                *(f"zone.{z.name}.dwell" for z in config.zones),
-            ]
-        )
-    )
+    names = config.names()
     taught = config.poses.library is not None
 
     def check(cue: Cue) -> str:
@@ -669,6 +668,34 @@ def make_projector(pipeline: ShowPipeline, show: Show, options: RunOptions) -> P
         raise
 
 
+def make_panel(pipeline: ShowPipeline, show: Show, projector: Projector | None) -> PanelServer:
+    """The operator's web panel of this show (not yet serving: :meth:`PanelServer.start`)."""
+    from perform.panel.config import PanelParam
+    from perform.panel.server import PanelServer
+    from perform.panel.state import PanelState, ShowView, scene_params
+    from perform.render.thumbnail import Thumbnail
+
+    config = show.panel
+    params = list(config.params)
+    view = ShowView(show.name, pipeline.stats, pipeline.controls, pipeline.frames, takes=pipeline.has_poses)
+    if projector is not None:
+        renderer = projector.renderer
+        files = [renderer.scenes.get(name, report=False).value for name in renderer.order]
+        params += scene_params(f for f in files if f is not None)
+        projector.thumbnail = view.thumbnail = Thumbnail(config.preview_fps, config.preview_width)
+        view.scenes = lambda: (renderer.order, renderer.current.name, renderer.fading is not None)
+        view.crossfade_s, view.render_fps = show.render.crossfade_s, show.render.fps
+    if pipeline.style is not None:
+        params.append(PanelParam(name="style.strength", label="style strength", default=show.style.strength))
+    if pipeline.has_poses:
+        view.poses, view.events = pipeline.event_poses, pipeline.events
+    if pipeline.event_stage is not None:
+        view.event_names = show.events.names()
+        view.armed = pipeline.event_stage.engine.armed_now
+    view.params = list({p.name: p for p in params}.values())  # the show file's own first
+    return PanelServer(PanelState(view, config), config, pipeline.stats.stage("panel"))
+
+
 def extra_outputs(pipeline: ShowPipeline, show: Show) -> list[VideoOut]:
     """NDI sources beside the stage picture (``outputs.ndi``): the stylised camera image, the
     performers' mask, the camera with skeletons; each at the render size, on its own thread."""
@@ -738,7 +765,7 @@ def skeleton_rgba(poses: Poses, size: tuple[int, int]) -> tuple[np.ndarray, floa
     return _rgba(image, size), poses.t_capture
 
 
-def make_report(pipeline: ShowPipeline, show: Show) -> dict[str, object]:
+def make_report(pipeline: ShowPipeline, show: Show, panel: PanelServer | None = None) -> dict[str, object]:
     report = pipeline.stats.report("capture")
     take = pipeline.stats.stages.get("take")
     if take is not None and take.frames == 0 and take.errors == 0:  # no take asked for: no row
@@ -753,6 +780,8 @@ def make_report(pipeline: ShowPipeline, show: Show) -> dict[str, object]:
         report["osc"] = osc
     if pipeline.control is not None:
         report["control"] = dict(pipeline.control.counts)
+    if panel is not None:
+        report["panel"] = dict(panel.counts)
     report["cues"] = dict(sorted(pipeline.controls.outcomes.items()))
     if pipeline.style is not None:
         report["style"] = pipeline.style.report()

@@ -26,6 +26,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("vision", "style"),
     ("events",),
     ("osc", "midi", "render", "offline"),
+    ("panel",),
     ("show",),
     ("console", "devices"),
     ("runtime", "check"),

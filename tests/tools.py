@@ -27,6 +27,8 @@ PACKAGES = {
     "Xvfb": "xvfb",
     "xwd": "x11-apps",
     "xdotool": "xdotool",
+    "chromium": "chromium",
+    "chromedriver": "chromium-driver",
 }
 
 

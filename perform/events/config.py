@@ -341,6 +341,13 @@ class EventsConfig(Model):
         "Cue events.arm NAME to arm one.",
     )
 
+    def names(self) -> list[str]:
+        """The events this configuration can fire by name (taught poses aside: ``pose.NAME``)."""
+        zones = [f"zone.{z.name}" for z in self.zones]
+        rules = [r.name for r in self.rules]
+        dwell = [f"{z}.dwell" for z in zones]
+        return list(dict.fromkeys([*self.builtins, "enter", "leave", *rules, *zones, *dwell]))
+
     @model_validator(mode="after")
     def _consistent(self) -> EventsConfig:
         if self.zones and self.floor is None:

@@ -104,6 +104,16 @@ class EventEngine:
             self._armed_cache[name] = armed
         return armed
 
+    def armed_now(self, names: list[str]) -> dict[str, bool]:
+        """Whether each event may fire, for a reader on another thread (no cache is touched)."""
+        overrides = self._overrides  # replaced whole on every change, never changed in place
+        armed = dict.fromkeys(names, True)
+        for _, value, matches in overrides:
+            for name in names:
+                if matches(name):
+                    armed[name] = value
+        return armed
+
     def arm(self, pattern: str = "*") -> None:
         """Arm the events ``pattern`` names (``*``: all, clearing every earlier disarm)."""
         self._set(pattern, True)

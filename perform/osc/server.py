@@ -5,7 +5,8 @@ Addresses perform accepts (``[x]`` is optional, ``A|B`` either type):
 =========================== ============ =================================================
 address                     arguments    effect
 =========================== ============ =================================================
-``/perform/scene``          ``s|i``      cue ``scene NAME`` or ``scene INDEX``
+``/perform/scene``          ``s|i [f]``  cue ``scene NAME`` or ``scene INDEX`` (then a crossfade in s)
+``/perform/scene/next``                  cue ``scene.next`` (``/previous``: ``scene.previous``)
 ``/perform/param/<name>``   ``f|i|s|T|F`` ``controls.set(name, value)``
 ``/perform/take/start``     ``[s]``      cue ``take.start [NAME]`` (a file name in the takes folder)
 ``/perform/take/stop``                   cue ``take.stop``
@@ -149,6 +150,14 @@ Sender = tuple[str, int]
 Handler = Callable[[list[Any], Sender], None]
 
 
+def _fade(args: list[Any]) -> tuple[float] | None:
+    """A crossfade length in seconds (0..60) as a cue argument; None when it is not one."""
+    number = _number(args[0]) if args else None
+    if number is None or not 0.0 <= number <= 60.0:
+        return None
+    return (float(number),)
+
+
 def _number(value: Any) -> float | int | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
@@ -260,7 +269,11 @@ class ControlServer:
         self._handlers[path] = (Address(path, typetag, 2, description), handler)
 
     def _install(self) -> None:
-        self.add("/perform/scene", self._scene, "s", "Switch scene, by name (s) or index (i).")
+        self.add(
+            "/perform/scene", self._scene, "s", "Switch scene by name (s) or index (i); then a crossfade (f)."
+        )
+        self.add("/perform/scene/next", self._step("scene.next"), "", "Next scene in the show's order.")
+        self.add("/perform/scene/previous", self._step("scene.previous"), "", "Previous scene.")
         self.add("/perform/take/start", self._take_start, "s", "Start recording a take; optional file name.")
         self.add("/perform/take/stop", self._take_stop, "", "Stop recording the take.")
         self.add("/perform/screenshot", self._screenshot, "", "Save the stage picture as a PNG.")
@@ -325,16 +338,27 @@ class ControlServer:
     # -- handlers ------------------------------------------------------------------------------
 
     def _scene(self, args: list[Any], sender: Sender) -> None:
-        if len(args) == 1:
+        fade = _fade(args[1:]) if len(args) == 2 else ()
+        if len(args) in (1, 2) and fade is not None:
             value = args[0]
             if isinstance(value, str) and value:
-                self._cue("scene", _checked(scene_name, value), sender=sender)
+                self._cue("scene", _checked(scene_name, value), *fade, sender=sender)
                 return
             number = _number(value)
             if number is not None and float(number).is_integer() and 0 <= number < 2**31:
-                self._cue("scene", int(number), sender=sender)
+                self._cue("scene", int(number), *fade, sender=sender)
                 return
-        raise BadArguments(f"expected a scene name (s) or index (i >= 0), got {_describe(args)}")
+        raise BadArguments(
+            f"expected a scene name (s) or index (i >= 0), then optionally a crossfade in seconds "
+            f"(f, 0..60), got {_describe(args)}"
+        )
+
+    def _step(self, cue: str) -> Handler:
+        def handler(args: list[Any], sender: Sender) -> None:
+            if _trigger(args):
+                self._cue(cue, sender=sender)
+
+        return handler
 
     def _take_start(self, args: list[Any], sender: Sender) -> None:
         if len(args) == 1 and isinstance(args[0], str):

@@ -21,6 +21,7 @@ from perform.render.bindings import Inputs
 from perform.render.config import Render
 from perform.render.output import Headless, Output, ProjectorWindow
 from perform.render.renderer import Renderer
+from perform.render.thumbnail import Thumbnail
 from perform.schema import InputLoss
 from perform.share import VideoOut
 from perform.style.types import Styled
@@ -32,6 +33,10 @@ log = logging.getLogger(__name__)
 MAX_CUES_PER_TICK = 8
 #: Least time between two screenshots (a flood of cues must not fill a disk with pictures).
 SCREENSHOT_INTERVAL_S = 1.0
+
+
+#: Cues that step through the show's scenes, with their direction.
+SCENE_STEPS = {"scene.next": 1, "scene.previous": -1}
 
 
 class Projector:
@@ -54,9 +59,11 @@ class Projector:
         title: str = "perform",
         input_loss: InputLoss | None = None,
         video_outs: Sequence[VideoOut] = (),
+        thumbnail: Thumbnail | None = None,
     ) -> None:
         self.config = config
         self.video_outs = list(video_outs)  # NDI, Syphon, Spout, a virtual camera: each on its thread
+        self.thumbnail = thumbnail  # the operator panel's preview: read back only while watched
         self.input_loss = input_loss if input_loss is not None else InputLoss()
         self.output = self._open_output(window, title)
         try:
@@ -75,7 +82,7 @@ class Projector:
             audio,
         )
         # a queue each: a flood of screenshot cues never keeps a scene cue out
-        self.scene_cues = controls.listen("scene")
+        self.scene_cues = controls.listen("scene", *SCENE_STEPS)
         self.shot_cues = controls.listen("screenshot", capacity=4)
         self.cue_errors = 0  # cues that failed (a scene that does not load, a screenshot refused)
         self._warn = RateLimitedLog(log, "", 5.0)
@@ -152,7 +159,8 @@ class Projector:
         self.picture = picture
         self.upload_ms.add(self.renderer.canvas.upload_ms / 1000.0)
         pixels = None
-        if self.recorder is not None or self._screenshot or self.video_outs:
+        thumb = self.thumbnail is not None and self.thumbnail.wanted(now)
+        if self.recorder is not None or self._screenshot or self.video_outs or thumb:
             self.output.finish()  # wait with the GIL let go; the read then only copies
             pixels = self.renderer.read(picture)
         self.output.present(picture)
@@ -166,6 +174,8 @@ class Projector:
             self._seen["poses"] = poses.seq
             self.pose_to_render.add(done - poses.t_capture)
         if pixels is not None:
+            if thumb:
+                self.thumbnail.submit(pixels, bottom_up=True, now=now)  # type: ignore[union-attr]
             if self.recorder is not None:
                 self.recorder.submit(pixels, now)
             for out in self.video_outs:
@@ -177,14 +187,21 @@ class Projector:
     def cue(self, name: str, args: tuple[object, ...], show_time: float) -> None:
         """Act on one cue from outside; a failure is counted and logged (once per kind a while)."""
         try:
+            fade_s = next((a for a in args if isinstance(a, float)), None)  # a crossfade's length
+            ok = True
             if name == "scene" and args and isinstance(args[0], str | int):
-                if not self.renderer.switch(args[0], show_time, warn=lambda m: self._warn.warn("scene", m)):
-                    self.cue_errors += 1
+                ok = self.renderer.switch(args[0], show_time, fade_s, warn=self._warn_scene)
+            elif name in SCENE_STEPS:
+                ok = self.renderer.step(SCENE_STEPS[name], show_time, fade_s)
             elif name == "screenshot":
                 self._screenshot = True
+            self.cue_errors += not ok
         except Exception as exc:  # nothing a cue does ends the show
             self.cue_errors += 1
             self._warn.warn(f"cue.{name}", f"render: cue {name}: {type(exc).__name__}: {exc}")
+
+    def _warn_scene(self, message: str) -> None:
+        self._warn.warn("scene", message)
 
     def fade_stale(self, poses: Poses | None, now: float) -> tuple[Poses | None, dict[str, float]]:
         """Stale poses fade out, their features fade to 0, rather than freezing on stage."""

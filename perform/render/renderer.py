@@ -154,10 +154,10 @@ class Renderer:
         log.info("scene: %s", name)
         return True
 
-    def step(self, offset: int, now: float) -> bool:
+    def step(self, offset: int, now: float, fade_s: float | None = None) -> bool:
         """Next (+1) or previous (-1) scene in the show's order."""
         i = self.order.index(self.current.name) if self.current.name in self.order else 0
-        return self.switch(self.order[(i + offset) % len(self.order)], now)
+        return self.switch(self.order[(i + offset) % len(self.order)], now, fade_s)
 
     def reload(self) -> None:
         """Look at the files: new shaders are used from now on; a changed scene is rebuilt."""

@@ -16,6 +16,7 @@ from perform.capture.config import CaptureSettings, FrameSourceConfig
 from perform.events.config import EventsConfig
 from perform.midi.config import Midi
 from perform.osc.config import Osc, RemoteSource
+from perform.panel.config import Panel
 from perform.render.config import Render
 from perform.schema import InputLoss, Model, Network, resolve_path
 from perform.share.config import ShareConfig
@@ -117,3 +118,6 @@ class Show(Model):
     )
     render: Render = Field(default_factory=Render, description="The stage picture: scenes drawn with OpenGL.")
     outputs: Outputs = Field(default_factory=Outputs, description="Outputs of the show.")
+    panel: Panel = Field(
+        default_factory=Panel, description="The operator's web panel: scenes, events, parameters, health."
+    )
