@@ -142,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--only",
         metavar="SECTION[,SECTION]",
         help="run only these sections: core, pose, pose_distance, hands, style, render, window, audio, osc, "
-        "end_to_end, end_to_end_render",
+        "ndi, end_to_end, end_to_end_render, panel",
     )
     return parser
 

@@ -56,6 +56,8 @@ bench_render = _lazy("render", "bench_render")
 bench_window = _lazy("render", "bench_window")
 render_markdown = _lazy("render", "markdown")
 window_markdown = _lazy("render", "window_markdown")
+bench_panel = _lazy("panel", "bench_panel")
+panel_markdown = _lazy("panel", "markdown")
 bench_style = _lazy("style", "bench_style")
 style_markdown = _lazy("style", "markdown")
 
@@ -73,6 +75,7 @@ SECTIONS = (
     "ndi",
     "end_to_end",
     "end_to_end_render",
+    "panel",
 )
 
 #: Style sizes in --quick on a CPU: the size of the CPU goal (15 fps at 320x180). One frame of
@@ -191,6 +194,7 @@ def sections(quick: bool) -> dict[str, Callable[[], object]]:
         "end_to_end_render": lambda: bench_end_to_end(
             quick, seconds=3.0 if quick else None, scene=_render_scene()
         ),
+        "panel": lambda: bench_panel(quick),
     }
 
 
@@ -273,6 +277,7 @@ TITLES: dict[str, tuple[str, Callable[..., list[str]]]] = {
     "ndi": ("NDI out", ndi_markdown),
     "end_to_end": ("End to end", e2e_markdown),
     "end_to_end_render": ("End to end with rendering", e2e_markdown),
+    "panel": ("Operator panel open", panel_markdown),
 }
 
 

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,9 +30,10 @@ from perform.bench.pose import stage_frame
 from perform.bench.render import BUILTIN, BUILTIN_SCENE
 from perform.capture.config import ImageSource
 from perform.osc.config import Osc, Target
+from perform.panel.config import Panel
 from perform.pipeline import LatencyHistogram
 from perform.render.config import Render
-from perform.runtime import RunOptions, ShowPipeline, make_projector
+from perform.runtime import RunOptions, ShowPipeline, make_panel, make_projector
 from perform.show.models import Control, Show
 from perform.vision.config import PoseConfig
 
@@ -38,6 +41,8 @@ if TYPE_CHECKING:
     from perform.render.projector import Projector
 
 WARM_FRAMES = 5  # the pose model loads with the first frame: measure from when it is warm
+#: Opens a page on the operator panel at (url, passcode) for as long as its context lasts.
+Viewer = Callable[[str, str], AbstractContextManager[object]]
 
 
 def bench_end_to_end(
@@ -45,11 +50,14 @@ def bench_end_to_end(
     seconds: float | None = None,
     scene: str | None = None,
     size: tuple[int, int] = (1280, 720),
+    viewer: Viewer | None = None,
 ) -> dict[str, object]:
     """Capture to OSC on the wire, p50/p95/p99 ms, with pose at 640x360.
 
     With ``scene`` (a scene name, as ``perform run --scene``) the show also renders it headless
-    at ``size``, 30 fps, and the result has ``frame_to_render_ms``.
+    at ``size``, 30 fps, and the result has ``frame_to_render_ms``. With ``viewer`` the show
+    serves its operator panel on loopback, and ``viewer(url, passcode)`` keeps a page open on it
+    while the show is measured.
     """
     if seconds is None:
         seconds = 6.0 if quick else 20.0
@@ -80,12 +88,26 @@ def bench_end_to_end(
             osc=Osc(targets=[Target(host="127.0.0.1", port=rx.ports[0], preset="default")]),
             control=Control(enabled=False),
             render=render,
+            panel=Panel(enabled=viewer is not None, host="127.0.0.1", port=0),
         )
         pipeline = ShowPipeline(show)
         projector = make_projector(pipeline, show, RunOptions(headless=True)) if scene is not None else None
+        panel = make_panel(pipeline, show, projector) if viewer is not None else None
+        pages = ExitStack()
         try:
+            if panel is not None and viewer is not None:
+                pages.callback(panel.stop)
+                panel.start()
+                pages.enter_context(viewer(panel.url, panel.passcode))
             pipeline.start()
             t_warm = _drive(pipeline, projector, time.monotonic() + 30, warm=True)
+            if panel is not None:  # the page has loaded and takes its updates
+                t_warm = _drive(
+                    pipeline,
+                    projector,
+                    time.monotonic() + 60,
+                    until_true=lambda: panel.counts["updates"] > 30,
+                )
             for stage in pipeline.stats:
                 stage.latency = LatencyHistogram()
             assert pipeline.osc is not None
@@ -93,15 +115,19 @@ def bench_end_to_end(
             if projector is not None:
                 projector.frame_to_render = LatencyHistogram()
                 projector.draw_ms = LatencyHistogram()
-            captured = pipeline.stats.stage("capture").frames
+            before = {name: pipeline.stats.stage(name).frames for name in ("capture", "pose")}
+            t_measure = time.monotonic()
             _drive(pipeline, projector, time.monotonic() + seconds)
+            measured_s = time.monotonic() - t_measure
         except BaseException:
             rx.proc.kill()
             raise
         finally:
+            pages.close()
             pipeline.stop()
             render_report = projector.close() if projector is not None else None
-        captured = pipeline.stats.stage("capture").frames - captured
+        counted = {name: pipeline.stats.stage(name).frames - n for name, n in before.items()}
+        captured = counted["capture"]
     got = rx.finish()
     offset = pipeline.osc.clock.offset
     first: dict[str, float] = {}
@@ -126,22 +152,35 @@ def bench_end_to_end(
         "pose_stage_ms": stages.get("pose"),
         "osc_stage_ms": stages.get("osc"),
     }
+    result["fps"] = {name: round(n / measured_s, 2) for name, n in counted.items()}
+    if panel is not None:
+        result["panel"] = {k: panel.counts[k] for k in ("pages", "updates", "previews", "slow_closed")}
     if projector is not None and render_report is not None:
         result["setup"]["render"] = (
             f"scene {scene}, {render.width}x{render.height} @ {render.fps:g} fps, headless"  # type: ignore[index]
         )
         result["frame_to_render_ms"] = projector.frame_to_render.summary_ms()
         result["frames_rendered"] = projector.draw_ms.count
+        result["fps"]["render"] = round(projector.draw_ms.count / measured_s, 2)  # type: ignore[index]
         result["render_draw_ms"] = render_report["draw_ms"]
     return result
 
 
-def _drive(pipeline: ShowPipeline, projector: Projector | None, until: float, warm: bool = False) -> float:
-    """Run the show's main loop until ``until`` (or, with ``warm``, until pose is warm); the time."""
+def _drive(
+    pipeline: ShowPipeline,
+    projector: Projector | None,
+    until: float,
+    warm: bool = False,
+    until_true: Callable[[], bool] | None = None,
+) -> float:
+    """Run the show's main loop until ``until`` (or, with ``warm``, until pose is warm, or until
+    ``until_true()``); the time."""
     period = 1.0 / 30.0
     next_frame = time.monotonic()
     while time.monotonic() < until:
         if warm and pipeline.stats.stage("pose").frames >= WARM_FRAMES:
+            break
+        if until_true is not None and until_true():
             break
         if projector is None:
             time.sleep(0.02)

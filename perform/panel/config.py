@@ -42,8 +42,7 @@ class PanelParam(Model):
 
 
 class Panel(Model):
-    """The operator's panel: scenes, events, parameters, the performers and the show's health on
-    a phone or tablet (``perform run SHOW --panel [HOST:]PORT``; docs/panel.md)."""
+    """The operator's web panel on a phone or tablet (`--panel [HOST:]PORT`; docs/panel.md)."""
 
     enabled: bool = Field(False, description="Serve the panel (--panel turns it on).")
     host: str = Field(
