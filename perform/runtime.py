@@ -313,8 +313,9 @@ class Preview:
 class ShowMonitor:
     """What the operator wants beside stage stats: who is on stage, how they move, what happened."""
 
-    def __init__(self, pipeline: ShowPipeline) -> None:
+    def __init__(self, pipeline: ShowPipeline, panel: PanelServer | None = None) -> None:
         self.pipeline = pipeline
+        self.panel = panel
         self.cursor = pipeline.events.cursor()
         self.recent: deque[str] = deque(maxlen=3)
         self.counts: Counter[str] = Counter()
@@ -347,9 +348,10 @@ class ShowMonitor:
 
     def lines(self) -> list[str]:
         self.poll()
+        panel = self.panel_lines()
         poses = self.pipeline.poses.latest()
         if poses is None:
-            return self.cue_lines()
+            return [*panel, *self.cue_lines()]
         f = poses.features
         people = [
             f"p{b.slot} energy {f.get(f'p{b.slot}.energy_level', 0.0):.2f} "
@@ -357,7 +359,15 @@ class ShowMonitor:
             for b in poses.bodies
         ]
         head = f"people {len(poses.bodies)}" + ("  " + " | ".join(people) if people else "")
-        return [head, *(["events: " + ", ".join(self.recent)] if self.recent else []), *self.cue_lines()]
+        events = ["events: " + ", ".join(self.recent)] if self.recent else []
+        return [*panel, head, *events, *self.cue_lines()]
+
+    def panel_lines(self) -> list[str]:
+        """Where the operator's panel is, its passcode and the pages open."""
+        p = self.panel
+        if p is None or not p.port:
+            return []
+        return [f"panel {p.url}  passcode {p.passcode}  pages open {p.pages}"]
 
     def cue_lines(self) -> list[str]:
         """The last few cues received, each with what it did or why it was refused."""
@@ -493,8 +503,8 @@ def run_show(show: Show, options: RunOptions, console: Console, warnings: Warnin
         pipeline.controls.check("scene", scene_check(projector.renderer))
     preview = make_preview(pipeline, show, options) if projector is None else None
     extras = extra_outputs(pipeline, show)
-    monitor = ShowMonitor(pipeline)
     panel = make_panel(pipeline, show, projector) if show.panel.enabled else None
+    monitor = ShowMonitor(pipeline, panel)
     with StopSignals() as signals:
         try:
             if panel is not None:

@@ -149,12 +149,18 @@ class PanelServer:
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._error: BaseException | None = None
+        #: Where a page opens the panel (known once started).
+        self.url = ""
         if stats is not None:
             stats.state = "listening"
             stats.dropped_fn = lambda: sum(self.counts[k] for k in DROP_KEYS)
 
     @property
-    def url(self) -> str:
+    def pages(self) -> int:
+        """Pages open now (passcode given)."""
+        return len(self._pages)
+
+    def _address(self) -> str:
         host = self.host if self.host not in ("0.0.0.0", "::", "") else _this_machine()
         return f"http://{f'[{host}]' if ':' in host else host}:{self.port}/"
 
@@ -168,6 +174,7 @@ class PanelServer:
                 f"panel: cannot serve on TCP {self.host}:{self.config.port} ({reason}); "
                 "choose another with --panel HOST:PORT or panel.port (0: any free port)"
             )
+        self.url = self._address()
         return self
 
     def stop(self, timeout: float = 0.5) -> None:
