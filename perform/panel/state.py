@@ -207,6 +207,7 @@ class PanelState:
         values = v.controls.snapshot()
         _, current, fading = v.scenes() if v.scenes is not None else ([], None, False)
         take = v.stats.stages.get("take")
+        warnings = self.warnings(now)
         state: dict[str, Any] = {
             "type": "state",
             "t": round(v.stats.seconds, 3),
@@ -220,7 +221,7 @@ class PanelState:
             "take": {"recording": take is not None and take.state == "recording"},
             "events": self._events(),
             "health": {
-                "ok": rows.ok,
+                "ok": rows.ok and not warnings,
                 "stages": [
                     {
                         "name": r.name,
@@ -235,7 +236,7 @@ class PanelState:
                     for r in rows.stages
                 ],
                 "render_fps": _fps(v.stats, "render", now),
-                "warnings": self.warnings(now),
+                "warnings": warnings,
             },
             "cues": [o.line() for o in v.controls.recent],
         }
