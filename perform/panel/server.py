@@ -98,6 +98,7 @@ class _Page:
     results: deque[str] = field(default_factory=lambda: deque(maxlen=MAX_RESULTS))
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     first: bool = True  # its first state carries the history
+    slow: bool = False  # it did not take a message in time: closed
     tokens: float = CONTROL_BURST
     t: float = field(default_factory=time.monotonic)
 
@@ -259,20 +260,26 @@ class PanelServer:
         if not await self._hello(page, request.remote or ""):
             await ws.close()
             return ws
-        self._pages.add(page)
         self.counts["pages"] += 1
         log.info("panel: %s opened the panel", request.remote)
-        sender = asyncio.create_task(self._send(page))
+        tasks: list[asyncio.Task[None]] = []
+        self._pages.add(page)  # before its welcome: a page that has its welcome is served
         try:
-            await self._receive(page)
+            await ws.send_json(self.state.welcome())
+            tasks = [asyncio.create_task(self._send(page)), asyncio.create_task(self._receive(page))]
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
             self._pages.discard(page)
-            sender.cancel()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if page.slow:  # closed here, with no receive running, so the close handshake completes
+                await ws.close(code=1013, message=b"too slow")
             self._watchers()
         return ws
 
     async def _hello(self, page: _Page, host: str) -> bool:
-        """Read the page's passcode; send the welcome (True) or why not (False)."""
+        """Read the page's passcode: True when right, else False (and the page is told why)."""
         now = time.monotonic()
         if self._failures.locked(host, now):
             self.counts["locked_out"] += 1
@@ -291,7 +298,6 @@ class PanelServer:
             if not page.ws.closed:
                 await page.ws.send_json({"type": "denied", "reason": "wrong passcode"})
             return False
-        await page.ws.send_json(self.state.welcome())
         return True
 
     async def _receive(self, page: _Page) -> None:
@@ -337,7 +343,7 @@ class PanelServer:
         except TimeoutError:
             self.counts["slow_closed"] += 1
             self._log.warn("slow", f"{page.who}: did not take its updates for {SEND_TIMEOUT_S:g} s: closed")
-            await ws.close(code=1013, message=b"too slow")
+            page.slow = True
         except (ConnectionError, RuntimeError):
             pass  # the page went away while a message was on its way
 
