@@ -39,6 +39,8 @@ ALL_CAPACITY = 256
 MAX_CUE_NAME = 64
 #: Cue outcomes kept for the operator's status.
 RECENT_CUES = 5
+#: Longest crossfade a scene cue may ask for, in seconds.
+MAX_FADE_S = 60.0
 
 # Letters, digits, _ and then also space . + -: no path separator, never a leading dot.
 _NAME = re.compile(r"[^\W][\w .+-]*")
@@ -72,6 +74,14 @@ def event_pattern(text: str) -> str:
     return _plain(
         text, "event pattern", _PATTERN, "an event name or pattern (letters, digits, _ . / * ? [ ])"
     )
+
+
+def fade_seconds(value: object) -> tuple[float] | None:
+    """A scene cue's crossfade length (0..:data:`MAX_FADE_S` seconds, a number) as its argument;
+    None when ``value`` is not one."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= MAX_FADE_S:
+        return None  # NaN fails the range test too
+    return (float(value),)
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +230,12 @@ class Controls:
                 CueOutcome(cue, "dropped", "its queue is full (is someone flooding the cues?)")
             )
         return self._record(CueOutcome(cue, "applied", detail))
+
+    def recent_lines(self) -> list[str]:
+        """The last few cues' outcomes as lines for the operator, oldest first (any thread)."""
+        with self._lock:
+            recent = list(self.recent)
+        return [o.line() for o in recent]
 
     def _record(self, outcome: CueOutcome) -> CueOutcome:
         with self._lock:

@@ -371,7 +371,7 @@ class ShowMonitor:
 
     def cue_lines(self) -> list[str]:
         """The last few cues received, each with what it did or why it was refused."""
-        return [f"cue {o.line()}" for o in self.pipeline.controls.recent]
+        return [f"cue {line}" for line in self.pipeline.controls.recent_lines()]
 
     def summary(self) -> str:
         self.poll()

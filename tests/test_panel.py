@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
+import socket
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
@@ -260,14 +262,14 @@ def test_panel_address_refuses(text: str) -> None:
 @contextmanager
 def serving(**config: Any) -> Iterator[tuple[PanelServer, Show]]:
     show = Show()
-    settings = Panel(enabled=True, host="127.0.0.1", port=0, passcode="2468", **config)
+    settings = Panel(enabled=True, host="127.0.0.1", port=0, passcode="246810", **config)
     server = PanelServer(PanelState(show.view, settings), settings, show.stats.stage("panel"))
     with server:
         yield server, show
 
 
 @asynccontextmanager
-async def page(server: PanelServer, passcode: str | None = "2468", **headers: str) -> AsyncIterator[Any]:
+async def page(server: PanelServer, passcode: str | None = "246810", **headers: str) -> AsyncIterator[Any]:
     async with (
         aiohttp.ClientSession() as session,
         session.ws_connect(f"ws://127.0.0.1:{server.port}/ws", headers=headers) as ws,
@@ -328,15 +330,15 @@ def test_wrong_passcodes_lock_an_address_out() -> None:
     async def run(server: PanelServer) -> list[dict[str, Any]]:
         replies = []
         for _ in range(panel_server.MAX_FAILURES + 1):
-            async with page(server, "1111") as ws:
+            async with page(server, "111111") as ws:
                 replies.append(await next_of(ws, "denied"))
-        async with page(server, "2468") as ws:  # even the right one waits now
+        async with page(server, "246810") as ws:  # even the right one waits now
             replies.append(await next_of(ws, "denied"))
         return replies
 
     with serving() as (server, _):
         replies = asyncio.run(run(server))
-        assert [r["reason"] for r in replies[-2:]] == ["too many wrong passcodes: wait a minute"] * 2
+        assert [r["reason"] for r in replies[-2:]] == ["too many tries: wait a minute"] * 2
         assert server.counts["locked_out"] == 2
 
 
@@ -347,10 +349,12 @@ def test_allow_list_pages_at_once_and_other_sites_are_turned_away() -> None:
                 return 101
         except aiohttp.WSServerHandshakeError as exc:
             return exc.status
+        except aiohttp.ClientConnectionError:
+            return 0  # cut before a byte was read
 
     with serving(allow=["10.0.0.0/8"]) as (server, _):
-        assert asyncio.run(status(server)) == 403
-        assert server.counts["not_allowed"] == 1
+        assert asyncio.run(status(server)) == 0
+        assert server.counts["not_allowed"] >= 1  # (aiohttp tries a cut request twice)
 
     async def two(server: PanelServer) -> int:
         async with page(server) as ws:
@@ -361,26 +365,94 @@ def test_allow_list_pages_at_once_and_other_sites_are_turned_away() -> None:
         assert asyncio.run(two(server)) == 503 and server.counts["full"] == 1
     with serving() as (server, _):
         assert asyncio.run(status(server, Origin="http://evil.example")) == 403
+        assert server.counts["other_site"] == 1
 
 
-def test_floods_and_oversized_messages_are_bounded() -> None:
+def test_connections_are_counted_before_a_byte_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(panel_server, "REQUEST_TIMEOUT_S", 0.5)
+    with serving() as (server, _):
+        silent = [
+            socket.create_connection(("127.0.0.1", server.port)) for _ in range(panel_server.PER_ADDRESS + 3)
+        ]
+        try:
+            # one address holds PER_ADDRESS at most; the rest are cut at once
+            assert wait_for(lambda: server.counts["full"] == 3)
+            # and those that never send a request are closed (a slow or silent client)
+            assert wait_for(lambda: server.counts["timed_out"] == panel_server.PER_ADDRESS)
+            for s in silent:
+                s.settimeout(5)
+                with contextlib.suppress(ConnectionResetError):  # cut: reset, or closed
+                    assert s.recv(1) == b""
+        finally:
+            for s in silent:
+                s.close()
+        # and the operator gets in after them
+        asyncio.run(_welcome(server))
+
+
+async def _welcome(server: PanelServer) -> None:
+    async with page(server) as ws:
+        assert (await next_of(ws, "welcome"))["type"] == "welcome"
+
+
+def test_floods_and_oversized_messages_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(panel_server, "CONTROL_RATE", 1e-3)  # the burst only, on any machine
+
     async def run(server: PanelServer) -> None:
         async with page(server) as ws:
             await next_of(ws, "welcome")
             for _ in range(200):
                 await ws.send_str('{"type": "scene.next"}')
-            await ws.send_str("not json")
             await ws.send_str("x" * (panel_server.MAX_MESSAGE + 10))
             async for _ in ws:  # the server closes it: message too big
                 pass
 
-    with serving() as (server, show):
+    with serving() as (server, _):
         asyncio.run(run(server))
-        assert server.counts["rate_limited"] > 100
-        assert server.counts["controls"] <= panel_server.CONTROL_BURST + 20
-        assert len(show.scene_cues.drain()) <= show.scene_cues.capacity
+        assert server.counts["controls"] == panel_server.CONTROL_BURST
+        assert server.counts["rate_limited"] == 200 - panel_server.CONTROL_BURST
         # the server closes the page (1009) before its handler counts the message
-        assert wait_for(lambda: server.counts["bad_messages"] >= 1)
+        assert wait_for(lambda: server.counts["bad_messages"] == 1)
+
+
+def test_deep_or_broken_json_is_refused_without_a_traceback(caplog: pytest.LogCaptureFixture) -> None:
+    deep = "[" * 2000 + "]" * 2000  # under MAX_MESSAGE, deeper than Python's recursion limit
+
+    async def run(server: PanelServer) -> list[str]:
+        replies = []
+        async with aiohttp.ClientSession() as session:
+            async with session.ws_connect(f"ws://127.0.0.1:{server.port}/ws") as ws:
+                await ws.send_str(deep)  # as the passcode
+                replies.append((await next_of(ws, "denied"))["reason"])
+            async with page(server) as ws:
+                await next_of(ws, "welcome")
+                for text in (deep, '{"type": ' * 50, "{]", '"scene"', "[]"):
+                    await ws.send_str(text)
+                await ws.send_json({"type": "scene", "name": "storm"})  # still served
+                replies.append((await next_of(ws, "result"))["detail"])
+        return replies
+
+    with serving() as (server, show):
+        assert asyncio.run(run(server)) == ["wrong passcode", "scene storm: scene storm"]
+        assert server.counts["bad_messages"] == 5 and server.counts["denied"] == 1
+        assert [c.args for c in show.scene_cues.drain()] == [("storm",)]
+    assert "Traceback" not in caplog.text and not [r for r in caplog.records if r.levelno >= 40]
+
+
+def test_a_failing_update_costs_that_update_only() -> None:
+    async def run(server: PanelServer, show: Show) -> int:
+        async with page(server) as ws:
+            await next_of(ws, "welcome")
+            await next_of(ws, "state")
+            scenes = show.view.scenes
+            show.view.scenes = lambda: 1 / 0  # type: ignore[assignment,return-value]
+            await asyncio.sleep(0.5)
+            show.view.scenes = scenes
+            return (await next_of(ws, "state"))["people"]
+
+    with serving() as (server, show):
+        assert asyncio.run(run(server, show)) == 0  # updates come again
+        assert server.stats is not None and server.stats.errors > 0
 
 
 def test_a_page_that_takes_nothing_never_holds_up_the_others(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -439,7 +511,7 @@ def test_a_taken_port_is_one_clear_message() -> None:
     from perform.errors import PerformError
 
     with serving() as (server, show):
-        settings = Panel(enabled=True, host="127.0.0.1", port=server.port, passcode="2468")
+        settings = Panel(enabled=True, host="127.0.0.1", port=server.port, passcode="246810")
         second = PanelServer(PanelState(show.view, settings), settings)
         with pytest.raises(PerformError, match=rf"panel: cannot serve on TCP 127.0.0.1:{server.port}"):
             second.start()

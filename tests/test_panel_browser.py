@@ -27,7 +27,7 @@ from selenium.webdriver.common.by import By  # noqa: E402
 NO_BROWSER = missing("chromium", "chromedriver")
 pytestmark = pytest.mark.skipif(NO_BROWSER is not None, reason=str(NO_BROWSER))
 
-PASSCODE = "7391"
+PASSCODE = "739146"
 SHOW = f"""
 name: Panel in a browser
 source: {{kind: virtual, people: 2, fps: 25, seed: 3}}

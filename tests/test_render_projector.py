@@ -17,6 +17,7 @@ from perform.events.types import Event
 from perform.pipeline import EventLog, Frame, Slot, Stats
 from perform.render.config import Render
 from perform.render.projector import Projector
+from perform.render.thumbnail import Thumbnail
 from tests.render_inputs import DATA, photograph, wrist_poses
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -133,6 +134,31 @@ def test_projector_draws_switches_screenshots_and_records(tmp_path):
     assert frames[0].shape == (180, 320, 3)
     assert close_to(frames[0][90, 160], (255, 0, 0))  # red first
     assert close_to(frames[-1][72, 224], (255, 255, 255)) and close_to(frames[-1][20, 20], (0, 0, 0))
+
+
+def test_projector_steps_scenes_and_previews_only_while_watched(tmp_path):
+    show = FakeShow(tmp_path)
+    thumbnail = Thumbnail(fps=1000, width=80)
+    projector = show.projector(thumbnail=thumbnail)
+    try:
+        show.tick(projector, 2)
+        assert thumbnail.seq == 0  # nobody watches: nothing is read back
+        show.controls.cue("scene.next")
+        show.tick(projector)
+        assert projector.renderer.current.name == "blue"
+        show.controls.cue("scene.previous", 2.5)  # with its crossfade's length
+        show.tick(projector)
+        assert projector.renderer.current.name == "red" and projector.renderer.fade_s == 2.5
+        show.controls.cue("scene", "wrist", 0.0)
+        thumbnail.watchers = 1
+        show.tick(projector)
+        assert thumbnail.seq == 1
+    finally:
+        projector.close()
+    small = cv2.imdecode(np.frombuffer(thumbnail.jpeg() or b"", np.uint8), cv2.IMREAD_COLOR)
+    assert small.shape == (45, 80, 3)  # shrunk on the GPU to the preview's width
+    ys, xs = np.nonzero(small.min(axis=2) > 170)  # the white disc on the wrist, upright
+    assert abs(xs.mean() + 0.5 - 0.7 * 80) < 3 and abs(ys.mean() + 0.5 - 0.4 * 45) < 3
 
 
 def test_projector_without_scenes_says_where_it_looked(tmp_path, monkeypatch):

@@ -127,9 +127,8 @@ class EventEngine:
 
     def _set(self, pattern: str, value: bool) -> None:
         event_pattern(pattern)  # BadName for a path, a huge or an odd string
-        if pattern == "*":
-            self._overrides.clear()
-        kept = [o for o in self._overrides if o[0] != pattern]
+        # a new list, never a change in place: the operator's panel reads it from its own thread
+        kept = [] if pattern == "*" else [o for o in self._overrides if o[0] != pattern]
         if len(kept) >= MAX_PATTERNS:
             raise TooManyPatterns(
                 f"{pattern!r} refused: {MAX_PATTERNS} patterns already armed or disarmed "

@@ -63,7 +63,7 @@ from urllib.parse import urlsplit
 
 from pythonosc.osc_message import OscMessage
 
-from perform.control import MAX_VALUE, Controls, Value, event_pattern, scene_name, take_name
+from perform.control import MAX_VALUE, Controls, Value, event_pattern, fade_seconds, scene_name, take_name
 from perform.errors import BadName
 from perform.osc.udp import send
 from perform.osc.wire import (
@@ -74,6 +74,7 @@ from perform.osc.wire import (
     encode_message,
     parse_datagram,
 )
+from perform.pipeline.budget import TokenBucket
 from perform.pipeline.ratelog import RateLimitedLog
 from perform.pipeline.stats import StageStats
 from perform.schema import allowed, ip_network
@@ -150,14 +151,6 @@ Sender = tuple[str, int]
 Handler = Callable[[list[Any], Sender], None]
 
 
-def _fade(args: list[Any]) -> tuple[float] | None:
-    """A crossfade length in seconds (0..60) as a cue argument; None when it is not one."""
-    number = _number(args[0]) if args else None
-    if number is None or not 0.0 <= number <= 60.0:
-        return None
-    return (float(number),)
-
-
 def _number(value: Any) -> float | int | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
@@ -218,7 +211,7 @@ class ControlServer:
         self.host = host
         self.http_host = http_host
         self.allow = tuple(ip_network(a) for a in allow) if allow is not None else None
-        self._replies = _Budget(reply_rate, burst=max(reply_rate, 1.0))
+        self._replies = TokenBucket(reply_rate, burst=max(reply_rate, 1.0))
         self.max_delay_s = max_delay_s
         self.max_pending = max_pending
         self.name = name
@@ -338,7 +331,7 @@ class ControlServer:
     # -- handlers ------------------------------------------------------------------------------
 
     def _scene(self, args: list[Any], sender: Sender) -> None:
-        fade = _fade(args[1:]) if len(args) == 2 else ()
+        fade = fade_seconds(args[1]) if len(args) == 2 else ()
         if len(args) in (1, 2) and fade is not None:
             value = args[0]
             if isinstance(value, str) and value:
@@ -624,25 +617,6 @@ def _checked(check: Callable[[str], str], text: str) -> str:
         return check(text)
     except BadName as exc:
         raise BadArguments(str(exc)) from None
-
-
-class _Budget:
-    """A token bucket: ``rate`` a second on average, ``burst`` at once."""
-
-    def __init__(self, rate: float, burst: float) -> None:
-        self.rate = rate
-        self.burst = burst
-        self._tokens = burst
-        self._t: float | None = None
-
-    def take(self, n: int, now: float) -> bool:
-        if self._t is not None:
-            self._tokens = min(self.burst, self._tokens + (now - self._t) * self.rate)
-        self._t = now
-        if n > self._tokens:
-            return False
-        self._tokens -= n
-        return True
 
 
 def _who(sender: Sender) -> str:

@@ -53,10 +53,10 @@ class Panel(Model):
     port: int = Field(8090, ge=0, le=65535, description="TCP port of the page (0: any free port).")
     passcode: str | None = Field(
         None,
-        min_length=4,
+        min_length=6,
         max_length=64,
-        description="What the page asks for before it shows or changes anything (null: a new 6-digit "
-        "code at every start, printed in the terminal).",
+        description="What the page asks for before it shows or changes anything, at least 6 characters "
+        "(null: a new 6-digit code at every start, printed in the terminal).",
     )
     allow: list[Network] = Field(
         default_factory=list,

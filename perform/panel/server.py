@@ -7,16 +7,22 @@ nothing changes. Every page gets its own sender: it is given the newest state an
 never holds up the show or the other pages; one that takes longer than :data:`SEND_TIMEOUT_S`
 to take a message is closed.
 
-Bounded everywhere: pages at once (``max_clients``), message size (:data:`MAX_MESSAGE`),
-controls a second per page (:data:`CONTROL_RATE`), wrong passcodes per address
-(:data:`MAX_FAILURES` a minute). Addresses outside ``allow`` are turned away before anything is
-read. What the server counts is in :attr:`PanelServer.counts` and the status row ``panel``.
+Bounded everywhere. Connections are counted when they open, before a byte is read: addresses
+outside ``allow`` are cut at once, and beyond :data:`MAX_CONNECTIONS` (:data:`PER_ADDRESS` from
+one address) new ones are cut too; one that has not sent a request within
+:data:`REQUEST_TIMEOUT_S` is closed. Pages at once (``max_clients``), message size
+(:data:`MAX_MESSAGE`), controls a second per page (:data:`CONTROL_RATE`), passcode tries (one
+or two at a time per address, :data:`MAX_FAILURES` wrong ones a minute, and past a burst one wrong
+answer a second over every address, so guessing is slow while the operator's own code is let in
+at once). What the server counts is in :attr:`PanelServer.counts` and the status row ``panel``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
+import ipaddress
 import json
 import logging
 import secrets
@@ -34,6 +40,7 @@ from aiohttp import WSMsgType, web
 from perform.errors import PerformError
 from perform.panel.config import Panel
 from perform.panel.state import PanelState
+from perform.pipeline.budget import TokenBucket
 from perform.pipeline.ratelog import RateLimitedLog
 from perform.pipeline.stats import StageStats
 from perform.schema import allowed, ip_network
@@ -48,31 +55,42 @@ FILES = {
 }
 #: Largest message a page may send (a control is under 200 bytes).
 MAX_MESSAGE = 4096
+#: Brackets a message may nest (a control has 1): deeper JSON is refused before it is parsed.
+MAX_NESTING = 8
 #: Controls a second a page may send on average, and at once.
 CONTROL_RATE, CONTROL_BURST = 20.0, 40.0
 #: Wrong passcodes an address may send in :data:`FAILURE_WINDOW_S` before it must wait.
 MAX_FAILURES, FAILURE_WINDOW_S = 5, 60.0
+#: Wrong passcodes over every address answered at once; past them, one a second.
+FAILURE_BURST = 20
 #: Seconds a page has to send its passcode after it connects.
-HELLO_TIMEOUT_S = 10.0
+HELLO_TIMEOUT_S = 5.0
+#: Seconds a connection has to send its request, and an idle one stays open.
+REQUEST_TIMEOUT_S = 5.0
 #: Seconds a page may take to accept one message before it is closed.
 SEND_TIMEOUT_S = 5.0
 #: Results waiting for a page at most (the page sends at most a few controls a second).
 MAX_RESULTS = 16
+#: Connections open at once from one address (a tablet needs two or three).
+PER_ADDRESS = 8
 #: Every key of :attr:`PanelServer.counts`.
 COUNT_KEYS = (
+    "connections",  # TCP connections accepted
     "pages",  # pages let in (right passcode)
-    "not_allowed",  # addresses outside ``allow``
-    "full",  # turned away: max_clients pages already open
+    "not_allowed",  # connections from outside ``allow``
+    "other_site",  # pages from another site's script (their Origin)
+    "full",  # turned away: too many connections or pages open
     "denied",  # wrong or missing passcode
-    "locked_out",  # too many wrong passcodes from one address
+    "locked_out",  # too many tries from one address
     "controls",  # controls acted on (applied or refused with a reason)
     "rate_limited",  # controls over the rate
-    "bad_messages",  # not JSON, too large, not a control
+    "bad_messages",  # not JSON, too large or deep, not a control
+    "timed_out",  # connections that sent no request, or no passcode, in time
     "slow_closed",  # pages that did not take their messages
     "updates",  # states sent, all pages
     "previews",  # pictures sent, all pages
 )
-DROP_KEYS = ("not_allowed", "full", "denied", "locked_out", "rate_limited")
+DROP_KEYS = ("not_allowed", "other_site", "full", "denied", "locked_out", "rate_limited")
 ERROR_KEYS = ("bad_messages", "slow_closed")
 _SECURITY_HEADERS = {
     # everything from perform itself; pictures arrive as blobs over the WebSocket
@@ -89,6 +107,17 @@ def new_passcode() -> str:
     return f"{secrets.randbelow(10**6):06d}"
 
 
+def address_key(host: str) -> str:
+    """Who an address is for the limits: itself, or its /64 for IPv6 (a phone has many)."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is None:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else address)
+
+
 @dataclass(eq=False)
 class _Page:
     ws: web.WebSocketResponse
@@ -99,16 +128,7 @@ class _Page:
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     first: bool = True  # its first state carries the history
     slow: bool = False  # it did not take a message in time: closed
-    tokens: float = CONTROL_BURST
-    t: float = field(default_factory=time.monotonic)
-
-    def take(self, now: float) -> bool:
-        self.tokens = min(CONTROL_BURST, self.tokens + (now - self.t) * CONTROL_RATE)
-        self.t = now
-        if self.tokens < 1.0:
-            return False
-        self.tokens -= 1.0
-        return True
+    controls: TokenBucket = field(default_factory=lambda: TokenBucket(CONTROL_RATE, CONTROL_BURST))
 
 
 class _Failures:
@@ -117,15 +137,15 @@ class _Failures:
     def __init__(self) -> None:
         self._times: OrderedDict[str, deque[float]] = OrderedDict()
 
-    def locked(self, host: str, now: float) -> bool:
-        times = self._times.get(host)
+    def locked(self, key: str, now: float) -> bool:
+        times = self._times.get(key)
         while times and now - times[0] > FAILURE_WINDOW_S:
             times.popleft()
-        return bool(times) and len(times) >= MAX_FAILURES  # type: ignore[arg-type]
+        return times is not None and len(times) >= MAX_FAILURES
 
-    def add(self, host: str, now: float) -> None:
-        self._times.setdefault(host, deque(maxlen=MAX_FAILURES)).append(now)
-        self._times.move_to_end(host)
+    def add(self, key: str, now: float) -> None:
+        self._times.setdefault(key, deque(maxlen=MAX_FAILURES)).append(now)
+        self._times.move_to_end(key)
         while len(self._times) > 1024:
             self._times.popitem(last=False)
 
@@ -138,20 +158,26 @@ class PanelServer:
         self.config = config
         self.passcode = config.passcode or new_passcode()
         self.allow = tuple(ip_network(a) for a in config.allow)
+        self.max_connections = 2 * config.max_clients + 8
         self.counts: Counter[str] = Counter(dict.fromkeys(COUNT_KEYS, 0))
         self.host, self.port = config.host, config.port
         self.stats = stats
+        #: Where a page opens the panel (known once started).
+        self.url = ""
         self._files = {path: (_read(name), kind) for path, (name, kind) in FILES.items()}
         self._pages: set[_Page] = set()
+        self._open: Counter[str] = Counter()  # connections by address key
+        self._served: set[object] = set()  # transports that have sent a request
+        self._trying: Counter[str] = Counter()  # passcodes being read, by address key
         self._failures = _Failures()
+        self._wrong = TokenBucket(1.0, FAILURE_BURST)
+        self._answering: asyncio.Lock | None = None  # wrong passcodes past the burst, one at a time
         self._log = RateLimitedLog(log, "panel: ", 5.0)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._error: BaseException | None = None
-        #: Where a page opens the panel (known once started).
-        self.url = ""
         if stats is not None:
             stats.state = "listening"
             stats.dropped_fn = lambda: sum(self.counts[k] for k in DROP_KEYS)
@@ -160,10 +186,6 @@ class PanelServer:
     def pages(self) -> int:
         """Pages open now (passcode given)."""
         return len(self._pages)
-
-    def _address(self) -> str:
-        host = self.host if self.host not in ("0.0.0.0", "::", "") else _this_machine()
-        return f"http://{f'[{host}]' if ':' in host else host}:{self.port}/"
 
     def start(self) -> PanelServer:
         self._thread = threading.Thread(target=self._run, name="perform-panel", daemon=True)
@@ -175,14 +197,16 @@ class PanelServer:
                 f"panel: cannot serve on TCP {self.host}:{self.config.port} ({reason}); "
                 "choose another with --panel HOST:PORT or panel.port (0: any free port)"
             )
-        self.url = self._address()
+        host = self.host if self.host not in ("0.0.0.0", "::", "") else _this_machine()
+        self.url = f"http://{f'[{host}]' if ':' in host else host}:{self.port}/"
         return self
 
     def stop(self, timeout: float = 0.5) -> None:
         if self.stats is not None:
             self.stats.state = "stopped"
         if self._loop is not None and self._stopping is not None:
-            self._loop.call_soon_threadsafe(self._stopping.set)
+            with contextlib.suppress(RuntimeError):  # the loop has ended already
+                self._loop.call_soon_threadsafe(self._stopping.set)
         if self._thread is not None:
             self._thread.join(timeout)
 
@@ -209,59 +233,101 @@ class PanelServer:
 
     async def _serve(self) -> None:
         self._stopping = asyncio.Event()
+        self._answering = asyncio.Lock()
         app = web.Application(middlewares=[self._guard], client_max_size=MAX_MESSAGE)
+        app.on_response_prepare.append(_secure)  # every response, errors too
         app.router.add_get("/ws", self._websocket)
         for path in self._files:
             app.router.add_get(path, self._file)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.2)
+        runner = web.AppRunner(
+            app,
+            access_log=None,
+            handle_signals=False,
+            shutdown_timeout=0.2,
+            keepalive_timeout=REQUEST_TIMEOUT_S,
+        )
         await runner.setup()
-        site = web.TCPSite(runner, self.host, self.config.port, backlog=32, reuse_address=True)
-        await site.start()
-        self.port = runner.addresses[0][1]
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.create_server((self.host, self.config.port), family=family, backlog=32)
+        server = await asyncio.get_running_loop().create_server(
+            lambda: _Counted(self, runner.server()), sock=sock
+        )
+        self.port = sock.getsockname()[1]
         self._ready.set()
         ticker = asyncio.create_task(self._broadcast())
+        ticker.add_done_callback(_report_end)
         try:
             await self._stopping.wait()
         finally:
             ticker.cancel()
+            server.close()
             for page in list(self._pages):
-                await page.ws.close(code=1001, message=b"the show ended")
+                with contextlib.suppress(Exception):
+                    await page.ws.close(code=1001, message=b"the show ended")
             await runner.cleanup()
 
-    @web.middleware
-    async def _guard(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        host = request.remote or ""
+    def admit(self, transport: asyncio.BaseTransport) -> str | None:
+        """Count a new connection (its address key), or cut it (None): outside ``allow``, or too
+        many open. Called before a byte of it is read."""
+        peer = transport.get_extra_info("peername")
+        host = str(peer[0]) if peer else ""
+        self.counts["connections"] += 1
         if self.allow and not allowed(host, self.allow):
             self.counts["not_allowed"] += 1
             self._log.warn("not_allowed", f"{host} turned away: not in panel.allow")
-            raise web.HTTPForbidden(text="not allowed")
-        response = await handler(request)
-        response.headers.update(_SECURITY_HEADERS)
-        return response
+            return None
+        key = address_key(host)
+        if sum(self._open.values()) >= self.max_connections or self._open[key] >= PER_ADDRESS:
+            self.counts["full"] += 1
+            self._log.warn("full", f"{host} turned away: {sum(self._open.values())} connections open")
+            return None
+        self._open[key] += 1
+        asyncio.get_running_loop().call_later(REQUEST_TIMEOUT_S, self._expire, transport)
+        return key
+
+    def release(self, key: str) -> None:
+        self._open[key] -= 1
+        if self._open[key] <= 0:
+            del self._open[key]
+
+    def _expire(self, transport: asyncio.BaseTransport) -> None:
+        """Close a connection that has sent no request in time (a slow or silent one)."""
+        if transport in self._served:
+            self._served.discard(transport)
+        elif not transport.is_closing():
+            self.counts["timed_out"] += 1
+            transport.abort()  # type: ignore[attr-defined]
+
+    @web.middleware
+    async def _guard(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.transport is not None:
+            self._served.add(request.transport)
+        return await handler(request)
 
     async def _file(self, request: web.Request) -> web.Response:
         body, kind = self._files[request.path]
         return web.Response(body=body, content_type=kind, charset="utf-8")
 
     async def _websocket(self, request: web.Request) -> web.StreamResponse:
-        who = f"panel {request.remote}"
+        host = request.remote or ""
+        who = f"panel {host}"
         origin = request.headers.get("Origin")
         if origin is not None and urlsplit(origin).netloc != request.host:
-            self.counts["not_allowed"] += 1
-            self._log.warn("origin", f"{who}: a page from {origin[:80]!r} refused (another site)")
+            self.counts["other_site"] += 1
+            self._log.warn("origin", f"{host}: a page from {origin[:80]!r} refused (another site)")
             raise web.HTTPForbidden(text="another site's page")
         if len(self._pages) >= self.config.max_clients:
             self.counts["full"] += 1
-            self._log.warn("full", f"{who} turned away: {self.config.max_clients} pages already open")
+            self._log.warn("pages", f"{host} turned away: {self.config.max_clients} pages already open")
             raise web.HTTPServiceUnavailable(text="too many pages open")
         ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE, heartbeat=20.0)
         await ws.prepare(request)
         page = _Page(ws, who)
-        if not await self._hello(page, request.remote or ""):
+        if not await self._hello(page, host):
             await ws.close()
             return ws
         self.counts["pages"] += 1
-        log.info("panel: %s opened the panel", request.remote)
+        log.info("panel: %s opened the panel", host)
         tasks: list[asyncio.Task[None]] = []
         self._pages.add(page)  # before its welcome: a page that has its welcome is served
         try:
@@ -275,44 +341,53 @@ class PanelServer:
             await asyncio.gather(*tasks, return_exceptions=True)
             if page.slow:  # closed here, with no receive running, so the close handshake completes
                 await ws.close(code=1013, message=b"too slow")
-            self._watchers()
+            with contextlib.suppress(Exception):
+                self._watchers()
         return ws
 
     async def _hello(self, page: _Page, host: str) -> bool:
         """Read the page's passcode: True when right, else False (and the page is told why)."""
-        now = time.monotonic()
-        if self._failures.locked(host, now):
+        key, now = address_key(host), time.monotonic()
+        if self._failures.locked(key, now) or self._trying[key] >= 2:
             self.counts["locked_out"] += 1
-            await page.ws.send_json({"type": "denied", "reason": "too many wrong passcodes: wait a minute"})
+            await page.ws.send_json({"type": "denied", "reason": "too many tries: wait a minute"})
             return False
+        self._trying[key] += 1
         try:
-            msg = await asyncio.wait_for(page.ws.receive(), HELLO_TIMEOUT_S)
-            hello = json.loads(msg.data) if msg.type == WSMsgType.TEXT else None
-        except (TimeoutError, ValueError):
-            hello = None
-        code = hello.get("passcode") if isinstance(hello, dict) and hello.get("type") == "hello" else None
-        if not isinstance(code, str) or not hmac.compare_digest(code.encode()[:64], self.passcode.encode()):
+            try:
+                msg = await asyncio.wait_for(page.ws.receive(), HELLO_TIMEOUT_S)
+                hello = _json(msg.data) if msg.type == WSMsgType.TEXT else None
+            except TimeoutError:
+                self.counts["timed_out"] += 1
+                hello = None
+            code = hello.get("passcode") if isinstance(hello, dict) and hello.get("type") == "hello" else None
+            if isinstance(code, str) and hmac.compare_digest(code.encode()[:64], self.passcode.encode()):
+                return True
             self.counts["denied"] += 1
-            self._failures.add(host, now)
+            self._failures.add(key, time.monotonic())
             self._log.warn("denied", f"{host}: wrong passcode")
+            if not self._wrong.take(1, time.monotonic()):
+                assert self._answering is not None
+                async with self._answering:  # past the burst: one wrong answer a second in all
+                    await asyncio.sleep(1.0)
             if not page.ws.closed:
                 await page.ws.send_json({"type": "denied", "reason": "wrong passcode"})
             return False
-        return True
+        finally:
+            self._trying[key] -= 1
+            if self._trying[key] <= 0:
+                del self._trying[key]
 
     async def _receive(self, page: _Page) -> None:
         async for msg in page.ws:
             if msg.type != WSMsgType.TEXT:
                 self.counts["bad_messages"] += 1
                 continue
-            if not page.take(time.monotonic()):
+            if not page.controls.take(1, time.monotonic()):
                 self.counts["rate_limited"] += 1
                 self._log.warn("rate", f"{page.who}: over {CONTROL_RATE:g} controls a second, some ignored")
                 continue
-            try:
-                message = json.loads(msg.data)
-            except ValueError:
-                message = None
+            message = _json(msg.data)
             if not isinstance(message, dict):
                 self.counts["bad_messages"] += 1
                 continue
@@ -353,7 +428,10 @@ class PanelServer:
             preview.watchers = len(self._pages) if self.config.preview_fps > 0 else 0
 
     async def _broadcast(self) -> None:
-        """Every ``1 / updates_hz``: the newest state to every page; pictures at ``preview_fps``."""
+        """Every ``1 / updates_hz``: the newest state to every page; pictures at ``preview_fps``.
+
+        With no page open it only keeps the health history, once a second.
+        """
         loop = asyncio.get_running_loop()
         period = 1.0 / self.config.updates_hz
         picture_period = 1.0 / self.config.preview_fps if self.config.preview_fps > 0 else float("inf")
@@ -362,19 +440,20 @@ class PanelServer:
         while True:
             due = max(due + period, time.monotonic())
             await asyncio.sleep(due - time.monotonic())
-            self._watchers()
-            if not self._pages:
-                continue
             started = time.monotonic()
             try:
-                state = self.state.state()
+                self._watchers()
+                if not self._pages:
+                    self.state.tick(started)
+                    continue
+                state = self.state.state(started)
                 text = json.dumps(state, separators=(",", ":"))
                 with_history = None
                 for page in self._pages:
-                    if page.first:
+                    if page.first:  # the samples are JSON already: no long dump holding the GIL
                         page.first = False
                         if with_history is None:
-                            with_history = json.dumps({**state, "history": list(self.state.history)})
+                            with_history = f'{{"history":[{",".join(self.state.history)}],{text[1:]}'
                         page.text = with_history
                     else:
                         page.text = text
@@ -388,12 +467,64 @@ class PanelServer:
                     for page in self._pages if picture is not None else ():
                         page.picture = picture
                         page.wake.set()
+                if self.stats is not None:  # its latency: the time to make and hand out one update
+                    self.stats.record(started)
             except Exception as exc:  # a state that cannot be made costs one update, never the panel
                 self._log.warn("state", f"update failed: {type(exc).__name__}: {exc}")
                 if self.stats is not None:
                     self.stats.errors += 1
-            if self.stats is not None:  # its latency: the time to make and hand out one update
-                self.stats.record(started)
+
+
+class _Counted(asyncio.Protocol):
+    """aiohttp's protocol for one connection, admitted by the server before it reads a byte."""
+
+    def __init__(self, server: PanelServer, inner: asyncio.Protocol) -> None:
+        self.server, self.inner = server, inner
+        self.key: str | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.key = self.server.admit(transport)
+        self.inner.connection_made(transport)
+        if self.key is None:
+            transport.abort()  # type: ignore[attr-defined]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.key is not None:
+            self.server.release(self.key)
+            self.key = None
+        self.inner.connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self.key is not None:
+            self.inner.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return self.inner.eof_received()
+
+    def pause_writing(self) -> None:
+        self.inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self.inner.resume_writing()
+
+
+def _json(text: object) -> object:
+    """A page's message parsed, or None: not text, not JSON, or nested deeper than a control is."""
+    if not isinstance(text, str) or text.count("[") + text.count("{") > MAX_NESTING:
+        return None
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+
+
+async def _secure(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers.update(_SECURITY_HEADERS)
+
+
+def _report_end(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("panel: updates stopped: %r", task.exception())
 
 
 def _read(name: str) -> bytes:

@@ -10,6 +10,7 @@ offered parameters, never a path; a value is a finite number within its slider's
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import time
 from collections import deque
@@ -21,10 +22,10 @@ import numpy as np
 from pydantic import BaseModel
 
 from perform import __version__
-from perform.control import Controls, CueOutcome, event_pattern, scene_name
+from perform.control import MAX_FADE_S, Controls, CueOutcome, event_pattern, fade_seconds, scene_name
 from perform.errors import BadName
 from perform.events.types import Event
-from perform.osc.status import health
+from perform.osc.status import Health, health
 from perform.panel.config import Panel, PanelParam
 from perform.pipeline import EventLog, Frame, Slot, Stats
 from perform.pipeline.stats import bins_percentile
@@ -103,10 +104,11 @@ class PanelState:
         self.config = config
         self.params = {p.name: p for p in view.params}
         self.cursor = view.events.cursor() if view.events is not None else None
-        self.history: deque[dict[str, Any]] = deque(maxlen=config.history_s)
+        #: One sample a second, each as JSON text (a new page's first state carries them all).
+        self.history: deque[str] = deque(maxlen=config.history_s)
         self.sample: dict[str, Any] | None = None  # the newest second's numbers
         self._bins = {s.name: s.latency.bins() for s in view.stats}
-        self._next_sample = time.monotonic() + 1.0
+        self._next_sample = view.stats.t_start + 1.0
         # the camera's frame as the preview when the show draws no stage picture
         self.camera = Thumbnail(config.preview_fps, config.preview_width) if view.thumbnail is None else None
         self._camera_seq = -1
@@ -119,6 +121,8 @@ class PanelState:
             outcome = self._apply(message, who)
         except (BadName, ValueError, TypeError, KeyError) as exc:
             return {"type": "result", "ok": False, "detail": f"refused: {exc}"}
+        except Exception as exc:  # a control that fails is refused, never the panel's end
+            return {"type": "result", "ok": False, "detail": f"failed: {type(exc).__name__}"}
         if isinstance(outcome, str):
             return {"type": "result", "ok": True, "detail": outcome}
         line = outcome.line().split(" ", 1)[1]
@@ -203,11 +207,11 @@ class PanelState:
         poses = v.poses.latest() if v.poses is not None else None
         bodies = poses.bodies if poses is not None else []
         rows = health(v.stats, now, STALE_S)
-        sample = self._sample(now)
+        sample = self.tick(now)
         values = v.controls.snapshot()
         _, current, fading = v.scenes() if v.scenes is not None else ([], None, False)
         take = v.stats.stages.get("take")
-        warnings = self.warnings(now)
+        warnings = self.warnings(now, rows)
         state: dict[str, Any] = {
             "type": "state",
             "t": round(v.stats.seconds, 3),
@@ -238,7 +242,7 @@ class PanelState:
                 "render_fps": _fps(v.stats, "render", now),
                 "warnings": warnings,
             },
-            "cues": [o.line() for o in v.controls.recent],
+            "cues": v.controls.recent_lines(),
         }
         if sample is not None:
             state["sample"] = sample
@@ -251,32 +255,38 @@ class PanelState:
         t0 = self.view.stats.t_start
         return [{"t": round(e.t - t0, 3), "name": e.address_suffix} for e in fired[-MAX_EVENTS:]]
 
-    def _sample(self, now: float) -> dict[str, Any] | None:
-        """Once a second: each stage's fps and latency percentiles over that second, kept in history."""
+    def tick(self, now: float | None = None) -> dict[str, Any] | None:
+        """Once a second (also with no page open): each stage's fps and latency percentiles over
+        that second, kept in :attr:`history`; None between seconds."""
+        now = time.monotonic() if now is None else now
         if now < self._next_sample:
             return None
-        self._next_sample = max(self._next_sample + 1.0, now)
+        self._next_sample = now + 1.0
         stages: dict[str, dict[str, float | None]] = {}
         for s in self.view.stats:
             bins = s.latency.bins()
             previous = self._bins.get(s.name)
             self._bins[s.name] = bins
-            window = bins - previous if previous is not None else bins
+            # a histogram replaced since (a benchmark resets them) starts a new window
+            fresh = previous is None or previous.shape != bins.shape or bool((bins < previous).any())
+            window = bins if fresh else bins - previous
             seen = int(window.sum()) > 0
             stages[s.name] = {
-                "fps": round(s.rate.rate(now), 2),
+                "fps": _fps(self.view.stats, s.name, now),
                 "p50": round(bins_percentile(window, 50) * 1000, 2) if seen else None,
                 "p95": round(bins_percentile(window, 95) * 1000, 2) if seen else None,
             }
-        self.sample = {"t": round(self.view.stats.seconds, 1), "stages": stages}
-        self.sample["render_fps"] = _fps(self.view.stats, "render", now)
-        self.history.append(self.sample)
-        return self.sample
+        sample = {"t": round(self.view.stats.seconds, 1), "stages": stages}
+        sample["render_fps"] = _fps(self.view.stats, "render", now)
+        self.sample = sample
+        self.history.append(json.dumps(sample, separators=(",", ":")))
+        return sample
 
-    def warnings(self, now: float) -> list[str]:
+    def warnings(self, now: float, rows: Health | None = None) -> list[str]:
         """What the operator must see at once: a stalled stage, a lost camera, a show falling behind."""
         v, out = self.view, []
-        for r in health(v.stats, now, STALE_S).stages:
+        rows = rows if rows is not None else health(v.stats, now, STALE_S)
+        for r in rows.stages:
             if r.name == "capture" and (r.state == "stalled" or r.stale):
                 out.append(f"camera lost: reopening it (restarts {r.restarts})")
             elif r.state == "stalled":
@@ -309,9 +319,10 @@ class PanelState:
 def _fade(value: object) -> tuple[float, ...]:
     if value is None:
         return ()
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 60:
-        raise ValueError(f"fade_s: expected seconds 0..60, got {str(value)[:16]}")
-    return (float(value),)
+    fade = fade_seconds(value)
+    if fade is None:
+        raise ValueError(f"fade_s: expected seconds 0..{MAX_FADE_S:g}, got {str(value)[:16]}")
+    return fade
 
 
 def _points(landmarks: np.ndarray) -> list[list[float]]:

@@ -159,10 +159,15 @@ class Projector:
         self.picture = picture
         self.upload_ms.add(self.renderer.canvas.upload_ms / 1000.0)
         pixels = None
-        thumb = self.thumbnail is not None and self.thumbnail.wanted(now)
-        if self.recorder is not None or self._screenshot or self.video_outs or thumb:
+        thumbnail = self.thumbnail if self.thumbnail is not None and self.thumbnail.wanted(now) else None
+        if self.recorder is not None or self._screenshot or self.video_outs:
             self.output.finish()  # wait with the GIL let go; the read then only copies
             pixels = self.renderer.read(picture)
+        if thumbnail is not None:  # a few times a second, shrunk on the GPU first: a small read
+            if pixels is None:
+                self.output.finish()
+            small = pixels if pixels is not None else self.renderer.read_small(picture, thumbnail.width)
+            thumbnail.submit(small, bottom_up=True, now=now)
         self.output.present(picture)
         done = time.monotonic()
         self.draw_ms.add(done - now)
@@ -174,8 +179,6 @@ class Projector:
             self._seen["poses"] = poses.seq
             self.pose_to_render.add(done - poses.t_capture)
         if pixels is not None:
-            if thumb:
-                self.thumbnail.submit(pixels, bottom_up=True, now=now)  # type: ignore[union-attr]
             if self.recorder is not None:
                 self.recorder.submit(pixels, now)
             for out in self.video_outs:

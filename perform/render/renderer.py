@@ -92,6 +92,7 @@ class Renderer:
         self.final = Target.make(ctx, self.size)
         self.faded = Target.make(ctx, self.size)
         self.black = ctx.texture((1, 1), 4, bytes([0, 0, 0, 255]))
+        self._small: Target | None = None  # the picture shrunk for a preview
         self._reload = Throttle(0.25)
         self._last_now: float | None = None
         self.fading: Scene | None = None
@@ -207,7 +208,21 @@ class Renderer:
         w, h = texture.size
         return np.frombuffer(texture.read(), np.uint8).reshape(h, w, 4)
 
+    def read_small(self, texture: moderngl.Texture, width: int) -> np.ndarray:
+        """The picture shrunk on the GPU to ``width`` pixels wide, then read (a small read-back
+        instead of the whole picture: the operator panel's preview). RGBA, bottom row first."""
+        w, h = texture.size
+        size = (min(width, w), max(1, round(h * min(width, w) / w)))
+        if self._small is None or self._small.texture.size != size:
+            if self._small is not None:
+                self._small.release()
+            self._small = Target.make(self.ctx, size)
+        self.canvas.composite(texture, texture, self._small, "normal", 0.0)
+        return self.read(self._small.texture)
+
     def release(self) -> None:
+        if self._small is not None:
+            self._small.release()
         self.current.release()
         if self.fading is not None:
             self.fading.release()
