@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from perform.osc.config import RemoteSource, SenderPlacement, ip_network
+from perform.osc.config import RemoteSource, SenderPlacement
 from perform.osc.remote import sender_rules
 from perform.osc.stream import (
     DROP_KEYS,
@@ -21,6 +21,7 @@ from perform.osc.stream import (
     encode_stream,
 )
 from perform.runtime import ShowPipeline
+from perform.schema import ip_network
 from perform.show.models import Control, Show, Stages
 from perform.vision.types import Body, Poses
 
