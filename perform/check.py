@@ -10,7 +10,6 @@ from perform.capture import make_source
 from perform.capture.config import CameraSource
 from perform.devices import cameras
 from perform.errors import PerformError
-from perform.osc.config import loops_back
 from perform.quiet import quiet_stderr
 from perform.show.models import POSE_SOURCES, Show
 from perform.vision.config import TakeSource, VirtualSource
@@ -47,13 +46,11 @@ def check_show(show: Show, show_dir: Path | None = None) -> tuple[list[str], lis
         problems.extend(_check_pose_models(show))
     if show.render.enabled:
         problems.extend(check_render(show, show_dir))
-    c = show.control
-    for t in show.osc.targets if show.osc.enabled and c.enabled else ():
-        if loops_back(t.host, t.port, c.host, c.port):
-            notes.append(
-                f"osc target {t.host}:{t.port} is perform's own cue port (control.port): "
-                "it is left out when the show runs; send to another port"
-            )
+    for t in show.looping_targets():
+        notes.append(
+            f"osc target {t.host}:{t.port} is perform's own cue port (control.port): "
+            "it is left out when the show runs; send to another port"
+        )
     if show.outputs.stats is not None:
         folder = show.outputs.stats.parent
         existing = next((p for p in (folder, *folder.parents) if p.exists()), None)

@@ -34,11 +34,10 @@ from perform.events.config import EventsConfig
 from perform.events.stage import EventStage, matcher
 from perform.events.types import Event
 from perform.midi.out import MidiOutStage
-from perform.osc.config import loops_back
 from perform.osc.doc import describe, describe_status
 from perform.osc.out import OscOutStage
 from perform.osc.remote import RemoteSourceStage, StreamOutStage
-from perform.osc.server import ControlServer
+from perform.osc.server import ControlServer, ListingPortError
 from perform.osc.status import StatusSender, status_targets
 from perform.pipeline import EventLog, Frame, Pipeline, Reader, Slot, Stage, Stats
 from perform.pipeline.features import register_features
@@ -265,7 +264,7 @@ class ShowPipeline(Pipeline):
 def control_port_message(exc: OSError, port: int, host: str, http_port: int | None, http_host: str) -> str:
     """One line for a control port that cannot be opened: which, why, and how to choose another."""
     reason = os.strerror(exc.errno) if exc.errno else str(exc)
-    if "TCP" in str(exc):
+    if isinstance(exc, ListingPortError):
         return (
             f"control: cannot serve the OSC listing on TCP {http_host}:{http_port} ({reason}); "
             "choose another with control.http_port (0: any free port)"
@@ -564,21 +563,16 @@ def run_show(show: Show, options: RunOptions, console: Console, warnings: Warnin
 def without_own_port(show: Show) -> Show:
     """``show`` without the OSC targets aimed at its own cue port, each left out with a warning:
     perform would hear itself, thousands of unknown addresses a second."""
-    c = show.control
-    if not (c.enabled and show.osc.enabled):
-        return show
-    keep = []
-    for t in show.osc.targets:
-        if loops_back(t.host, t.port, c.host, c.port):
-            log.warning(
-                "osc target %s:%d is perform's own cue port (control.port %d): not sent there, perform "
-                "would hear itself; send to another port (TouchDesigner's OSC In CHOP: 7000, say)",
-                t.host,
-                t.port,
-                c.port,
-            )
-        else:
-            keep.append(t)
+    looping = show.looping_targets()
+    for t in looping:
+        log.warning(
+            "osc target %s:%d is perform's own cue port (control.port %d): not sent there, perform "
+            "would hear itself; send to another port (TouchDesigner's OSC In CHOP: 7000, say)",
+            t.host,
+            t.port,
+            t.port,
+        )
+    keep = [t for t in show.osc.targets if t not in looping]
     if len(keep) == len(show.osc.targets):
         return show
     return show.model_copy(update={"osc": show.osc.model_copy(update={"targets": keep})})

@@ -131,6 +131,10 @@ ERROR_KEYS = (
 )
 
 
+class ListingPortError(OSError):
+    """The OSCQuery listing's TCP port cannot be opened (the cue port could)."""
+
+
 class BadArguments(ValueError):
     """Raised by a handler whose message has the wrong arguments (counted as ``bad_args``)."""
 
@@ -245,7 +249,7 @@ class ControlServer:
                 self._http = _QueryHttpServer((http_host, http_port), self)
             except OSError as exc:
                 self._sock.close()
-                raise OSError(
+                raise ListingPortError(
                     exc.errno,
                     f"OSC in: cannot serve the listing on TCP {http_host}:{http_port}: {exc.strerror}",
                 ) from None

@@ -15,7 +15,7 @@ from perform.audio.config import AudioConfig
 from perform.capture.config import CaptureSettings, FrameSourceConfig
 from perform.events.config import EventsConfig
 from perform.midi.config import Midi
-from perform.osc.config import Osc, RemoteSource
+from perform.osc.config import Osc, RemoteSource, Target, loops_back
 from perform.panel.config import Panel
 from perform.render.config import Render
 from perform.schema import InputLoss, Model, Network, resolve_path
@@ -121,3 +121,10 @@ class Show(Model):
     panel: Panel = Field(
         default_factory=Panel, description="The operator's web panel: scenes, events, parameters, health."
     )
+
+    def looping_targets(self) -> list[Target]:
+        """The OSC targets aimed at this show's own cue port: perform would hear itself."""
+        c = self.control
+        if not (c.enabled and self.osc.enabled):
+            return []
+        return [t for t in self.osc.targets if loops_back(t.host, t.port, c.host, c.port)]
