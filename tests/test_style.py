@@ -215,6 +215,46 @@ def test_short_training_lowers_the_loss(tmp_path: Path, loss: str) -> None:
     assert resumed["steps"] == 45 and resumed["history"][: len(history)] == history
 
 
+def astronaut(side: int, blur: float = 0.0) -> torch.Tensor:
+    """scikit-image's astronaut, ``side`` px square, Gaussian-blurred by ``blur`` px, (1, 3, H, W) 0..1."""
+    import cv2
+    from skimage import data
+
+    image = cv2.resize(data.astronaut(), (side, side), interpolation=cv2.INTER_AREA)
+    if blur:
+        image = cv2.GaussianBlur(image, (0, 0), blur)
+    return torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255.0
+
+
+def test_pose_term_is_zero_for_the_photo_and_grows_as_the_figure_blurs_away() -> None:
+    """The pose-model content term: nothing to pay for the photo itself, more the less of it is left."""
+    from perform.style.losses import MediapipeLoss, MediapipeLossConfig
+
+    photo_t = astronaut(128)
+    loss = MediapipeLoss(photo_t, MediapipeLossConfig(pose_weight=1.0))
+    pose = [loss(astronaut(128, blur), photo_t)[1]["pose"] for blur in (0.0, 1.5, 6.0)]
+    assert pose[0] < 1e-6 < pose[1] < pose[2], pose
+    assert loss(torch.full_like(photo_t, 0.5), photo_t)[1]["pose"] > pose[2]
+    assert MediapipeLoss(photo_t).pose is None  # off by default: the pose network is not even built
+
+
+def test_fine_tune_a_model_file_with_the_pose_term(tmp_path: Path) -> None:
+    """``resume`` takes a model file: its weights, steps and curve go on, with the pose term added."""
+    import cv2
+
+    style = tmp_path / "style.png"
+    cv2.imwrite(str(style), draw_composition(64, 64, seed=3))
+    content = [photo(64, 64, seed=s) for s in range(4)]
+    settings = TrainSettings(steps=10, size=32, batch=2, style_size=64, lr=5e-3, eval_every=5,
+                             hyper={"width": 4, "blocks": 1})  # fmt: skip
+    first = train(style, content, tmp_path / "m.pt", settings)
+    tuned = TrainSettings(**{**settings.__dict__, "steps": 15, "pose_weight": 5.0})
+    result = train(style, content, tmp_path / "tuned.pt", tuned, resume=tmp_path / "m.pt")
+    assert result["steps"] == 15 and result["history"][: len(first["history"])] == first["history"]
+    model = load_model(tmp_path / "tuned.pt")
+    assert model.loss["pose_weight"] == 5.0 and model.training["pose_weight"] == 5.0
+
+
 # adaptive scale, failures, flicker ----------------------------------------------------------------
 
 

@@ -1,4 +1,4 @@
-"""Loss networks: the palm detector rebuilt in torch, VGG16 weights downloaded once (no network here)."""
+"""Loss networks: the palm and pose landmark models rebuilt in torch, VGG16 weights (no network here)."""
 
 from __future__ import annotations
 
@@ -12,33 +12,50 @@ import pytest
 import torch
 
 from perform.style.features import (
+    POSE_DETECTOR_MODEL,
+    POSE_MODEL,
     VGG_FILE,
     FeatureModelError,
     PalmFeatures,
+    PoseDetectorFeatures,
+    PoseFeatures,
     VGG16Features,
     download_vgg16,
     load_vgg16,
     palm_model_path,
+    wheel_model_path,
 )
 
 torch.set_num_threads(1)
 
 
 @pytest.mark.filterwarnings("ignore:Warning. Enabling .experimental_preserve_all_tensors")
-def test_palm_features_match_litert_on_a_photograph() -> None:
+@pytest.mark.parametrize(
+    ("features", "model", "channels", "size"),
+    [
+        (PalmFeatures, None, (32, 32, 64, 128, 256), 192),
+        (PoseFeatures, POSE_MODEL, (24, 64, 144, 192, 528), 256),
+        (PoseDetectorFeatures, POSE_DETECTOR_MODEL, (24, 64, 144, 240, 672), 224),  # sparse weights, -1..1
+    ],
+)
+def test_features_match_litert_on_a_photograph(
+    features: type, model: Path | None, channels: tuple[int, ...], size: int
+) -> None:
     """The rebuilt layers give LiteRT's own intermediate tensors (the wheel's model, run by LiteRT)."""
     import cv2
     from ai_edge_litert.interpreter import Interpreter
 
-    net = PalmFeatures()
-    assert net.channels == (32, 32, 64, 128, 256)
-    interpreter = Interpreter(model_path=str(palm_model_path()), experimental_preserve_all_tensors=True)
+    net = features()
+    assert net.channels == channels
+    path = palm_model_path() if model is None else wheel_model_path(model)
+    interpreter = Interpreter(model_path=str(path), experimental_preserve_all_tensors=True)
     interpreter.allocate_tensors()
     image = cv2.imread("/usr/share/doc/opencv-doc/examples/data/messi5.jpg")
     if image is None:
-        image = np.random.default_rng(0).integers(0, 256, (192, 192, 3), dtype=np.uint8)
-    rgb = cv2.resize(image, (192, 192))[:, :, ::-1].astype(np.float32) / 255.0
-    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], rgb[None])
+        image = np.random.default_rng(0).integers(0, 256, (size, size, 3), dtype=np.uint8)
+    rgb = cv2.resize(image, (size, size))[:, :, ::-1].astype(np.float32) / 255.0
+    lo, hi = net.input_range
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], rgb[None] * (hi - lo) + lo)
     interpreter.invoke()
     with torch.no_grad():
         ours = net(torch.from_numpy(rgb.copy()).permute(2, 0, 1)[None])
@@ -60,9 +77,10 @@ def test_palm_features_take_any_size_and_pass_gradients() -> None:
     assert not any(p.requires_grad for p in net.parameters())
 
 
-def test_palm_reader_refuses_other_models(tmp_path: Path) -> None:
-    with pytest.raises(FeatureModelError):
-        PalmFeatures(palm_model_path().parent.parent / "pose_landmark" / "pose_landmark_full.tflite")
+def test_reader_refuses_models_with_ops_it_does_not_know() -> None:
+    # the selfie segmenter's first layers use HARD_SWISH
+    with pytest.raises(FeatureModelError, match="is HARD_SWISH"):
+        PalmFeatures(wheel_model_path(Path("modules/selfie_segmentation/selfie_segmentation.tflite")))
 
 
 # VGG16 download ---------------------------------------------------------------------------------

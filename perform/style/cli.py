@@ -51,7 +51,10 @@ def add_style_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
         "--loss", choices=LOSSES, default="mediapipe",
         help="mediapipe: palm-detector features (default); offline: random features; vgg: needs --vgg",
     )  # fmt: skip
-    t.add_argument("--resume", type=Path, metavar="CKPT", help="go on from a checkpoint (MODEL.ckpt)")
+    t.add_argument(
+        "--resume", type=Path, metavar="CKPT",
+        help="go on from a checkpoint (MODEL.ckpt), or fine-tune a model file (.pt)",
+    )  # fmt: skip
     t.add_argument(
         "--vgg", metavar="PATH|download",
         help="VGG16 perceptual loss: torchvision's vgg16-397923af.pth, a torch hub cache with it, "
@@ -61,6 +64,11 @@ def add_style_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
     t.add_argument(
         "--content-weight", type=float, default=1.0, metavar="X",
         help="content terms x X (default 1); lower gives a stronger style, a less readable figure",
+    )  # fmt: skip
+    t.add_argument(
+        "--pose-weight", type=float, default=0.0, metavar="X",
+        help="mediapipe loss: weight of a content term on the pose model's features, which keeps "
+        "performers findable by the pose model (default 0: off)",
     )  # fmt: skip
     t.add_argument("--name", help="model name (default: the file name)")
     t.add_argument("--device", choices=DEVICES, default="auto")
@@ -113,11 +121,13 @@ def _train(args: argparse.Namespace, console: Console) -> int:
         raise PerformError(f"{args.resume}: no such checkpoint")
     if not 0 < args.lr < 1:
         raise PerformError(f"expected --lr within (0, 1), got {args.lr}")
-    if args.style_weight <= 0 or args.content_weight < 0:
+    if args.style_weight <= 0 or args.content_weight < 0 or args.pose_weight < 0:
         raise PerformError(
-            "expected --style-weight > 0 and --content-weight >= 0, "
-            f"got {args.style_weight} and {args.content_weight}"
+            "expected --style-weight > 0, --content-weight >= 0 and --pose-weight >= 0, "
+            f"got {args.style_weight}, {args.content_weight} and {args.pose_weight}"
         )
+    if args.pose_weight and (args.loss != "mediapipe" or args.vgg is not None):
+        raise PerformError(f"--pose-weight needs the mediapipe loss, got --loss {args.loss}")
     if args.loss == "vgg" and args.vgg is None:
         raise PerformError("--loss vgg needs --vgg FILE (torchvision's VGG16 weights) or --vgg download")
     from perform.style.stage import pick_device
@@ -127,7 +137,7 @@ def _train(args: argparse.Namespace, console: Console) -> int:
     settings = TrainSettings(
         architecture=args.arch, steps=args.steps, size=args.size, batch=args.batch, lr=args.lr,
         style_size=args.style_size, loss="vgg" if vgg is not None else args.loss,
-        style_weight=args.style_weight, content_weight=args.content_weight,
+        style_weight=args.style_weight, content_weight=args.content_weight, pose_weight=args.pose_weight,
     )  # fmt: skip
     device = str(pick_device(args.device))
     columns = (

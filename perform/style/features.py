@@ -3,15 +3,20 @@
 * :class:`PalmFeatures`: trained image features with nothing downloaded, the first layers of
   MediaPipe's palm detector (BlazePalm, in the mediapipe wheel) rebuilt in torch from its TFLite
   flatbuffer.
+* :class:`PoseFeatures`, :class:`PoseDetectorFeatures`: the same for BlazePose's landmark model and
+  person detector (trained on people): what the pose model reads, for a content term that keeps
+  performers findable.
 * :class:`RandomFeatures`: a random conv net from a fixed seed (palette and fine grain only).
 * :class:`VGG16Features`: VGG16 to relu4_3 with torchvision's ImageNet weights, from a file the
   user gives or downloaded once into the torch hub cache (:func:`download_vgg16`).
 
-The palm flatbuffer is read as data (``ai_edge_litert``'s schema), never run. Weights are stored as
-float16 behind DEQUANTIZE ops; they are read from the buffers, not from an interpreter (which
-reports zeros for them once it has run). The rebuilt layers match LiteRT's own intermediate
-tensors (``tests/test_style_features.py``). MediaPipe's palm graph feeds the network RGB in 0..1
-(its ImageToTensorCalculator's ``output_tensor_float_range``), and so does :class:`PalmFeatures`.
+The flatbuffers are read as data (``ai_edge_litert``'s schema), never run. Weights are stored as
+float16 behind DEQUANTIZE ops (the detector's also sparse, behind DENSIFY); they are read from the
+buffers, not from an interpreter (which reports zeros for them once it has run). The rebuilt
+layers match LiteRT's own intermediate tensors (``tests/test_style_features.py``). MediaPipe's
+palm and pose landmark graphs feed their networks RGB in 0..1 (ImageToTensorCalculator's
+``output_tensor_float_range``), the pose detector's in -1..1; these modules take 0..1 and map it
+to their network's range.
 """
 
 from __future__ import annotations
@@ -33,6 +38,10 @@ from perform.errors import PerformError
 
 #: The palm detector inside the mediapipe wheel, relative to the mediapipe package.
 PALM_MODEL = Path("modules/palm_detection/palm_detection_full.tflite")
+#: BlazePose's landmark model (full) inside the mediapipe wheel.
+POSE_MODEL = Path("modules/pose_landmark/pose_landmark_full.tflite")
+#: BlazePose's person detector inside the mediapipe wheel.
+POSE_DETECTOR_MODEL = Path("modules/pose_detection/pose_detection.tflite")
 #: Deepest stride whose features are used (the network goes on to 32, then to its heads).
 MAX_STRIDE = 16
 
@@ -47,17 +56,35 @@ class FeatureModelError(PerformError):
     """A loss network cannot be built: a missing or unknown model file, weights that do not fit."""
 
 
-def palm_model_path() -> Path:
-    """``palm_detection_full.tflite`` in the installed mediapipe package."""
+def wheel_model_path(relative: Path = PALM_MODEL) -> Path:
+    """A model file in the installed mediapipe package (default: the palm detector)."""
     import importlib.util
 
     spec = importlib.util.find_spec("mediapipe")
     if spec is None or spec.origin is None:
         raise FeatureModelError("the mediapipe loss needs the mediapipe wheel (mediapipe==0.10.21)")
-    path = Path(spec.origin).parent / PALM_MODEL
+    path = Path(spec.origin).parent / relative
     if not path.is_file():
-        raise FeatureModelError(f"expected the palm detector at {path} (mediapipe==0.10.21)")
+        raise FeatureModelError(f"expected {relative.name} at {path} (mediapipe==0.10.21)")
     return path
+
+
+def palm_model_path() -> Path:
+    """``palm_detection_full.tflite`` in the installed mediapipe package."""
+    return wheel_model_path(PALM_MODEL)
+
+
+def _densify(values: np.ndarray, sparsity: Any, shape: tuple[int, ...], where: str) -> np.ndarray:
+    """TFLite's sparse layout as MediaPipe's models use it: dense leading dimensions, the last CSR."""
+    dims = sparsity.dimMetadata
+    order = list(sparsity.traversalOrder)
+    blocks = sparsity.blockMap is not None and len(sparsity.blockMap)
+    if blocks or order != list(range(len(shape))) or any(d.format for d in dims[:-1]) or dims[-1].format != 1:
+        raise FeatureModelError(f"{where}: expected sparse weights with only the last dimension CSR")
+    segments, indices = dims[-1].arraySegments.values, dims[-1].arrayIndices.values
+    dense = np.zeros((int(np.prod(shape[:-1])), shape[-1]), values.dtype)
+    dense[np.repeat(np.arange(dense.shape[0]), np.diff(segments)), indices] = values
+    return dense
 
 
 def _same_pad(size: int, kernel: int, stride: int) -> tuple[int, int]:
@@ -66,19 +93,25 @@ def _same_pad(size: int, kernel: int, stride: int) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
-class PalmFeatures(nn.Module):
-    """The palm detector from its input down to stride :data:`MAX_STRIDE`.
+#: TFLite's fused activations the reader knows (ActivationFunctionType: 1 RELU, 3 RELU6).
+_FUSED = (1, 3)
+
+
+class TFLiteFeatures(nn.Module):
+    """A MediaPipe convolutional network from its input down to stride :data:`MAX_STRIDE`.
 
     ``forward`` takes (B, 3, H, W) RGB in 0..1 (H and W multiples of 16 are exact; other sizes
-    work) and returns the PReLU outputs listed in ``taps``: the first one (stride 2) and the
-    last one at each stride 2, 4, 8 and 16 (32, 32, 64, 128 and 256 channels).
+    work) and returns the activations listed in ``taps`` (PReLU or a fused ReLU/ReLU6): the
+    first one (stride 2) and, at each stride 2, 4, 8 and 16, the last of the widest ones.
+    ``input_range`` is the range the network was trained on; 0..1 is mapped to it.
     """
 
-    def __init__(self, path: Path | str | None = None) -> None:
+    def __init__(self, path: Path | str, input_range: tuple[float, float] = (0.0, 1.0)) -> None:
         super().__init__()
         from ai_edge_litert import schema_py_generated as schema
 
-        path = Path(path) if path is not None else palm_model_path()
+        path = Path(path)
+        self.input_range = input_range
         model = schema.ModelT.InitFromPackedBuf(path.read_bytes(), 0)
         graph = model.subgraphs[0]
         names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
@@ -93,11 +126,14 @@ class PalmFeatures(nn.Module):
                 raise FeatureModelError(f"{path}: tensor {index} has no constant data")
             dtype = {schema.TensorType.FLOAT16: np.float16, schema.TensorType.FLOAT32: np.float32,
                      schema.TensorType.INT32: np.int32}[tensor.type]  # fmt: skip
-            return np.frombuffer(data.tobytes(), dtype=dtype).reshape(tensor.shape).astype(np.float32)
+            values = np.frombuffer(data.tobytes(), dtype=dtype)
+            if tensor.sparsity is not None:
+                values = _densify(values, tensor.sparsity, tuple(tensor.shape), f"{path}: tensor {index}")
+            return values.reshape(tensor.shape).astype(np.float32)
 
         self.ops: list[tuple[str, tuple[int, ...], int, dict[str, int]]] = []
         self.input = int(graph.inputs[0])
-        prelu_by_size: dict[int, list[int]] = {}
+        acts_by_size: dict[int, list[int]] = {}
         in_size = int(graph.tensors[self.input].shape[1])
         for i, op in enumerate(graph.operators):
             code = model.operatorCodes[op.opcodeIndex]
@@ -105,25 +141,33 @@ class PalmFeatures(nn.Module):
             out = int(op.outputs[0])
             ins = tuple(int(x) for x in op.inputs if x >= 0)
             shape = graph.tensors[out].shape
-            if kind == "DEQUANTIZE":
+            if kind in ("DEQUANTIZE", "DENSIFY"):
                 consts[out] = const(ins[0])
                 continue
+            if kind not in ("CONV_2D", "DEPTHWISE_CONV_2D", "PRELU", "ADD", "MAX_POOL_2D", "PAD"):
+                raise FeatureModelError(
+                    f"{path}: op {i} is {kind}; the feature reader knows only CONV_2D, "
+                    "DEPTHWISE_CONV_2D, PRELU, ADD, MAX_POOL_2D and PAD"
+                )
             if in_size // int(shape[1]) > MAX_STRIDE:
                 break
             opts = op.builtinOptions
-            if getattr(opts, "fusedActivationFunction", 0):
-                raise FeatureModelError(f"{path}: op {i} ({kind}) has a fused activation, not supported")
+            act = int(getattr(opts, "fusedActivationFunction", 0) or 0)
+            if act and (act not in _FUSED or kind not in ("CONV_2D", "DEPTHWISE_CONV_2D")):
+                raise FeatureModelError(f"{path}: op {i} ({kind}) has fused activation {act}, not supported")
             if kind in ("CONV_2D", "DEPTHWISE_CONV_2D"):
                 w = torch.from_numpy(const(ins[1]))
                 w = w.permute(0, 3, 1, 2) if kind == "CONV_2D" else w.permute(3, 0, 1, 2)
                 self.register_buffer(f"w{i}", w.contiguous())
                 self.register_buffer(f"b{i}", torch.from_numpy(const(ins[2])))
                 args = {"stride": int(opts.strideH), "same": int(opts.padding == schema.Padding.SAME)}
-                self.ops.append((kind, ins[:1], out, {**args, "i": i}))
+                self.ops.append((kind, ins[:1], out, {**args, "i": i, "act": act}))
+                if act:
+                    acts_by_size.setdefault(int(shape[1]), []).append(out)
             elif kind == "PRELU":
                 self.register_buffer(f"a{i}", torch.from_numpy(const(ins[1])).reshape(1, -1, 1, 1))
                 self.ops.append((kind, ins[:1], out, {"i": i}))
-                prelu_by_size.setdefault(int(shape[1]), []).append(out)
+                acts_by_size.setdefault(int(shape[1]), []).append(out)
             elif kind == "ADD":
                 self.ops.append((kind, ins, out, {}))
             elif kind == "MAX_POOL_2D":
@@ -137,15 +181,13 @@ class PalmFeatures(nn.Module):
                 if pads[0].any():
                     raise FeatureModelError(f"{path}: op {i}: expected no padding of the batch")
                 self.ops.append((kind, ins[:1], out, {"pad": tuple(int(v) for v in pads[[2, 1, 3]].ravel())}))
-            else:
-                raise FeatureModelError(
-                    f"{path}: op {i} is {kind}; the palm feature reader knows only CONV_2D, "
-                    "DEPTHWISE_CONV_2D, PRELU, ADD, MAX_POOL_2D and PAD"
-                )
-        sizes = sorted(prelu_by_size, reverse=True)
-        first = prelu_by_size[sizes[0]][0]
-        self.taps = (first, *(prelu_by_size[s][-1] for s in sizes))
-        self.channels = tuple(int(graph.tensors[t].shape[3]) for t in self.taps)
+        if not acts_by_size:
+            raise FeatureModelError(f"{path}: expected activations (PRELU, ReLU) above stride {MAX_STRIDE}")
+        width = {t: int(graph.tensors[t].shape[3]) for acts in acts_by_size.values() for t in acts}
+        sizes = sorted(acts_by_size, reverse=True)
+        widest = [max(reversed(acts_by_size[s]), key=width.__getitem__) for s in sizes]  # the last on ties
+        self.taps = (acts_by_size[sizes[0]][0], *widest)
+        self.channels = tuple(width[t] for t in self.taps)
         last = max(i for i, (_k, _ins, out, _a) in enumerate(self.ops) if out == self.taps[-1])
         self.ops = self.ops[: last + 1]
         self.requires_grad_(False)
@@ -153,7 +195,8 @@ class PalmFeatures(nn.Module):
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         if x.dim() != 4 or x.shape[1] != 3:
             raise ValueError(f"expected (B,3,H,W), got {tuple(x.shape)}")
-        values: dict[int, torch.Tensor] = {self.input: x}
+        lo, hi = self.input_range
+        values: dict[int, torch.Tensor] = {self.input: x * (hi - lo) + lo if (lo, hi) != (0.0, 1.0) else x}
         for kind, ins, out, a in self.ops:
             v = values[ins[0]]
             if kind in ("CONV_2D", "DEPTHWISE_CONV_2D"):
@@ -164,6 +207,8 @@ class PalmFeatures(nn.Module):
                     v = F.pad(v, (le, r, t, bo))
                 groups = v.shape[1] if kind == "DEPTHWISE_CONV_2D" else 1
                 v = F.conv2d(v, w, b, stride=s, groups=groups)
+                if a["act"]:
+                    v = F.relu(v) if a["act"] == 1 else F.relu6(v)
             elif kind == "PRELU":
                 v = F.relu(v) - getattr(self, f"a{a['i']}") * F.relu(-v)
             elif kind == "ADD":
@@ -175,6 +220,27 @@ class PalmFeatures(nn.Module):
                 v = F.pad(v, (p[0], p[1], p[2], p[3], p[4], p[5]))
             values[out] = v
         return [values[t] for t in self.taps]
+
+
+class PalmFeatures(TFLiteFeatures):
+    """The palm detector's features: 32, 32, 64, 128 and 256 channels at strides 2, 2, 4, 8, 16."""
+
+    def __init__(self, path: Path | str | None = None) -> None:
+        super().__init__(path if path is not None else palm_model_path())
+
+
+class PoseFeatures(TFLiteFeatures):
+    """BlazePose's landmark model: 24, 64, 144, 192 and 528 channels at strides 2, 2, 4, 8, 16."""
+
+    def __init__(self, path: Path | str | None = None) -> None:
+        super().__init__(path if path is not None else wheel_model_path(POSE_MODEL))
+
+
+class PoseDetectorFeatures(TFLiteFeatures):
+    """BlazePose's person detector (input -1..1): 24, 64, 144, 240 and 672 channels, strides 2 to 16."""
+
+    def __init__(self, path: Path | str | None = None) -> None:
+        super().__init__(path if path is not None else wheel_model_path(POSE_DETECTOR_MODEL), (-1.0, 1.0))
 
 
 class RandomFeatures(nn.Module):

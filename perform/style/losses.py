@@ -6,7 +6,9 @@ Three kinds, each saved by name (``kind``) with its weights in the model file:
   between the feature distributions of MediaPipe's palm detector (trained features, from the
   mediapipe wheel) at strides 2 to 16, plus sliced Wasserstein on RGB pixels for the palette.
   Content: the palm features at strides 4, 8 and 16 and an L1 term on the Sobel edges of
-  luminance, which keep a performer readable.
+  luminance, which keep a performer readable; optionally (``pose_weight``) the features of
+  BlazePose's person detector and landmark model, which keep the performer findable by the pose
+  model.
 * ``offline`` (nothing downloaded): the same with a fixed random conv net at full and half size
   instead of the palm detector. It moves the palette and adds a fine grain, little more.
 * ``vgg``: Johnson et al.'s perceptual loss, Gram matrices on VGG16 relu1_2..relu4_3, content on
@@ -22,7 +24,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from perform.style.config import LOSSES
-from perform.style.features import PalmFeatures, RandomFeatures, VGG16Features
+from perform.style.features import (
+    PalmFeatures,
+    PoseDetectorFeatures,
+    PoseFeatures,
+    RandomFeatures,
+    VGG16Features,
+)
+
+#: The networks the pose term can compare features of, by name.
+POSE_NETWORKS = {"detector": PoseDetectorFeatures, "landmark": PoseFeatures}
 
 
 def sliced_wasserstein(
@@ -63,6 +74,19 @@ def total_variation(x: torch.Tensor) -> torch.Tensor:
     return (x[..., 1:, :] - x[..., :-1, :]).abs().mean() + (x[..., :, 1:] - x[..., :, :-1]).abs().mean()
 
 
+def feature_distance(
+    features: nn.Module, x: torch.Tensor, target: torch.Tensor, taps: tuple[int, ...]
+) -> torch.Tensor:
+    """Mean over ``taps`` of the squared feature difference, each over the target's mean square.
+
+    0 for identical images; about 1 when the features have nothing left of the target's.
+    """
+    with torch.no_grad():
+        want = features(target)
+    got = features(x)
+    return sum(F.mse_loss(got[t], want[t]) / (want[t].pow(2).mean() + 1e-6) for t in taps) / len(taps)
+
+
 def gram(x: torch.Tensor) -> torch.Tensor:
     _b, c, h, w = x.shape
     f = x.flatten(2)
@@ -96,10 +120,18 @@ class MediapipeLossConfig:
     #: Palm taps compared with the photo (0, 1: stride 2; 2: stride 4; 3: stride 8; 4: stride 16).
     #: The deeper ones keep shapes a person detector reads; stride 4 keeps the outlines.
     content_taps: tuple[int, ...] = (2, 3, 4)
+    #: Weight of the pose term: the features of BlazePose's networks (:data:`POSE_NETWORKS`) on the
+    #: output against the photo's, so the pose model still finds the performer. 0: off (not built).
+    pose_weight: float = 0.0
+    pose_networks: tuple[str, ...] = ("detector", "landmark")
+    #: Taps of each compared (1: stride 2, 2: stride 4, 3: stride 8, 4: stride 16). The deep ones
+    #: say where a person is and leave the brushwork free; with the shallow ones too the style fades.
+    pose_taps: tuple[int, ...] = (3, 4)
 
 
 class MediapipeLoss(nn.Module):
-    """Palm-detector sliced Wasserstein style + pixel colour SW + palm-feature and edge content.
+    """Palm-detector sliced Wasserstein style + pixel colour SW + palm-feature and edge content
+    (+ pose-model features with ``pose_weight``).
 
     Each feature map's term is divided by its mean square on the style image, so every stride
     counts alike whatever the size of its activations.
@@ -109,6 +141,11 @@ class MediapipeLoss(nn.Module):
         super().__init__()
         self.config = config or MediapipeLossConfig()
         self.features = PalmFeatures()
+        self.pose = (
+            nn.ModuleList(POSE_NETWORKS[n]() for n in self.config.pose_networks)
+            if self.config.pose_weight > 0
+            else None
+        )
         with torch.no_grad():
             feats = [f for s in self.config.scales for f in self.features(_rescale(style, s))]
         self.style_feats = feats
@@ -130,13 +167,17 @@ class MediapipeLoss(nn.Module):
         feat = sum(F.mse_loss(out_feats[t], targets[t]) / self.norms[t] for t in cfg.content_taps)
         edges = F.l1_loss(sobel_edges(out), sobel_edges(content)) * 10.0
         tv = total_variation(out)
+        pose = 0.0
+        for net in self.pose or ():
+            pose = pose + feature_distance(net, out, content, cfg.pose_taps) / len(self.pose)
         total = (
             cfg.style_weight * style
             + cfg.pixel_weight * pixel
             + cfg.content_weight * (feat + cfg.edge_weight * edges)
             + cfg.tv_weight * tv
+            + cfg.pose_weight * pose
         )
-        return total, _parts(style=style, pixel=pixel, content=feat, edges=edges, tv=tv)
+        return total, _parts(style=style, pixel=pixel, content=feat, edges=edges, tv=tv, pose=pose)
 
 
 @dataclass
@@ -233,9 +274,15 @@ def build_loss(
     *,
     style_weight: float = 1.0,
     content_weight: float = 1.0,
+    pose_weight: float = 0.0,
     vgg: VGG16Features | None = None,
 ) -> nn.Module:
-    """The loss ``kind`` toward the ``style`` image (1, 3, H, W in 0..1), its weights scaled."""
+    """The loss ``kind`` toward the ``style`` image (1, 3, H, W in 0..1), its weights scaled.
+
+    ``pose_weight`` (the mediapipe loss only) adds the pose-model content term.
+    """
+    if pose_weight and kind != "mediapipe":
+        raise ValueError(f"the pose term needs the mediapipe loss, got {kind!r}")
     if kind == "vgg":
         if vgg is None:
             raise ValueError("the vgg loss needs the VGG16 network (load_vgg16)")
@@ -252,5 +299,6 @@ def build_loss(
         cfg_m = MediapipeLossConfig()
         cfg_m.style_weight *= style_weight
         cfg_m.content_weight *= content_weight
+        cfg_m.pose_weight = pose_weight
         return MediapipeLoss(style, cfg_m)
     raise ValueError(f"expected a loss in {LOSSES}, got {kind!r}")

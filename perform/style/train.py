@@ -20,7 +20,7 @@ from perform.style.config import LOSSES
 from perform.style.features import load_vgg16
 from perform.style.losses import build_loss
 from perform.style.media import read_image
-from perform.style.model import MODEL_VERSION, ModelError, save_model
+from perform.style.model import MODEL_FORMAT, MODEL_VERSION, ModelError, read_model_file, save_model
 from perform.style.nets import ARCHITECTURES, build_net
 
 
@@ -98,6 +98,8 @@ class TrainSettings:
     style_weight: float = 1.0
     #: Weight of the content terms relative to the default; lower it for a stronger style.
     content_weight: float = 1.0
+    #: Weight of the pose-model content term (mediapipe loss; 0: off): keeps performers findable.
+    pose_weight: float = 0.0
     #: Overrides of the architecture's hyper-parameters (``width``, ``blocks``), e.g. for tests.
     hyper: dict[str, int] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
@@ -124,9 +126,10 @@ def train(
 ) -> dict[str, Any]:
     """Train a style network; writes ``out`` (the model) and ``out``.ckpt (to resume).
 
-    Returns the run's summary: steps, seconds, loss curve (``eval``: loss on a fixed batch
-    with fixed projections, comparable across steps). ``progress(step, steps, loss)`` is
-    called after each step.
+    ``resume`` is a checkpoint (``MODEL.ckpt``) or a model file (to fine-tune: its weights, step
+    count and loss curve, with a fresh optimiser). Returns the run's summary: steps, seconds,
+    loss curve (``eval``: loss on a fixed batch with fixed projections, comparable across steps).
+    ``progress(step, steps, loss)`` is called after each step.
     """
     settings = settings or TrainSettings()
     if settings.architecture not in ARCHITECTURES:
@@ -147,7 +150,7 @@ def train(
         raise TrainError("the vgg loss needs torchvision's VGG16 weights: give vgg=FILE")
     loss_fn = build_loss(
         settings.loss, style, style_weight=settings.style_weight, content_weight=settings.content_weight,
-        vgg=load_vgg16(vgg) if vgg is not None else None,
+        pose_weight=settings.pose_weight, vgg=load_vgg16(vgg) if vgg is not None else None,
     ).to(device)  # fmt: skip
     net = build_net(settings.architecture, **settings.hyper).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=settings.lr)
@@ -251,11 +254,18 @@ def _load_checkpoint(path: Path, net: nn.Module, opt: torch.optim.Optimizer,
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
         raise ModelError(path, f"expected a perform style checkpoint, could not read it: {exc}") from None
-    if not isinstance(data, dict) or data.get("format") != "perform-style-checkpoint":
+    if isinstance(data, dict) and data.get("format") == MODEL_FORMAT:  # a model file: fine-tune it
+        model = read_model_file(path)
+        arch, done = model["architecture"], model.get("training", {})
+        data = {"settings": {"architecture": arch}, "net": model["state_dict"], "optimizer": None,
+                "step": done.get("steps_done", 0), "seconds": done.get("seconds", 0.0),
+                "history": done.get("history", [])}  # fmt: skip
+    elif not isinstance(data, dict) or data.get("format") != "perform-style-checkpoint":
         raise ModelError(path, "expected a perform style checkpoint (.ckpt written by perform style train)")
     arch = data["settings"].get("architecture")
     if arch != settings.architecture:
         raise ModelError(path, f"checkpoint is of a {arch!r} network, expected {settings.architecture!r}")
     net.load_state_dict(data["net"])
-    opt.load_state_dict(data["optimizer"])
+    if data["optimizer"] is not None:
+        opt.load_state_dict(data["optimizer"])
     return int(data["step"]), float(data["seconds"]), list(data["history"])
