@@ -47,7 +47,9 @@ def test_audio_features_reach_rules_and_osc(tmp_path):
     deadline = time.monotonic() + 20
     try:
         while time.monotonic() < deadline and not (
-            "/perform/evt/click" in seen and "/perform/ctl/audio/level" in seen
+            "/perform/evt/click" in seen
+            and "/perform/ctl/audio/level" in seen
+            and pipeline.stats.stage("audio").frames > 50
         ):
             try:
                 data = rx.recv(65536)
