@@ -20,7 +20,7 @@ from perform.style.model import (
     load_model,
     save_model,
 )
-from perform.style.nets import TransformerNet
+from perform.style.nets import TransformerNet, build_net
 from perform.style.paintings import draw_composition
 from perform.style.stage import AdaptiveScale, Styled, StyleStage, Stylizer, compose, feather
 from perform.style.train import TrainSettings, train
@@ -144,6 +144,40 @@ def test_output_shape_and_range(size: tuple[int, int]) -> None:
     assert float(y.min()) >= 0.0 and float(y.max()) <= 1.0
 
 
+def seen_width(net: TransformerNet, size: int = 256) -> int:
+    """How many input columns one output pixel at the centre depends on (its receptive field).
+
+    Instance norms are taken out: their image-wide mean would tie every pixel to every other.
+    """
+    import copy
+
+    net = copy.deepcopy(net)
+    for module in list(net.modules()):
+        for name, child in module.named_children():
+            if isinstance(child, torch.nn.InstanceNorm2d):
+                setattr(module, name, torch.nn.Identity())
+    x = torch.rand(1, 3, size, size, requires_grad=True)
+    net(x)[0, :, size // 2, size // 2].sum().backward()
+    cols = torch.nonzero(x.grad.abs().sum(dim=(0, 1, 2)) > 0).flatten()  # type: ignore[union-attr]
+    return int(cols.max() - cols.min() + 1)
+
+
+def test_wide_network_takes_realtime_weights_and_sees_further() -> None:
+    torch.manual_seed(0)
+    realtime, wide = build_net("realtime"), build_net("wide")
+    shapes = {k: v.shape for k, v in realtime.state_dict().items()}
+    assert shapes == {k: v.shape for k, v in wide.state_dict().items()}
+    wide.load_state_dict(realtime.state_dict())
+    near, far = seen_width(realtime.eval()), seen_width(wide.eval())
+    assert 60 < near < 100 and far > 130, (near, far)
+    assert wide.hyper == {"width": 16, "blocks": 3, "dilation": 2}
+    tiny = TransformerNet(width=4, blocks=3, dilation=2).eval()
+    with torch.no_grad():  # a dilated pad wider than the feature map falls back to replicate
+        assert tiny(torch.rand(1, 3, 9, 13)).shape == (1, 3, 9, 13)
+    with pytest.raises(ValueError, match=r"dilation 1\.\.4"):
+        TransformerNet(dilation=5)
+
+
 def test_bad_input_shape() -> None:
     with pytest.raises(ValueError, match=r"expected \(B,3,H,W\), got \(1, 4, 8, 8\)"):
         tiny_net()(torch.rand(1, 4, 8, 8))
@@ -253,6 +287,27 @@ def test_fine_tune_a_model_file_with_the_pose_term(tmp_path: Path) -> None:
     assert result["steps"] == 15 and result["history"][: len(first["history"])] == first["history"]
     model = load_model(tmp_path / "tuned.pt")
     assert model.loss["pose_weight"] == 5.0 and model.training["pose_weight"] == 5.0
+
+
+def test_fine_tune_a_realtime_model_as_the_wide_network(tmp_path: Path) -> None:
+    """Weights that fit another architecture are fine-tuned as it; weights that do not are one error."""
+    import cv2
+
+    from perform.style.model import ModelError
+
+    style = tmp_path / "style.png"
+    cv2.imwrite(str(style), draw_composition(64, 64, seed=3))
+    content = [photo(64, 64, seed=s) for s in range(4)]
+    small = {"width": 4, "blocks": 2}
+    settings = TrainSettings(steps=4, size=32, batch=1, style_size=64, eval_every=2, hyper=small)
+    train(style, content, tmp_path / "m.pt", settings)
+    wide = TrainSettings(**{**settings.__dict__, "architecture": "wide", "steps": 6, "hyper": small})
+    train(style, content, tmp_path / "wide.pt", wide, resume=tmp_path / "m.pt")
+    model = load_model(tmp_path / "wide.pt", architecture="wide")
+    assert model.hyper == {**small, "dilation": 2} and model.training["steps_done"] == 6
+    johnson = TrainSettings(**{**settings.__dict__, "architecture": "johnson", "steps": 6, "hyper": {}})
+    with pytest.raises(ModelError, match="weights of its 'realtime' network do not fit a 'johnson'"):
+        train(style, content, tmp_path / "j.pt", johnson, resume=tmp_path / "m.pt")
 
 
 # adaptive scale, failures, flicker ----------------------------------------------------------------

@@ -12,10 +12,13 @@ from perform.schema import Model
 Region = Literal["whole", "performer", "background"]
 
 #: Architecture name -> its hyper-parameters. ``johnson`` is the paper's network; ``realtime``
-#: is the same design at half the width with fewer residual blocks, for 2-core machines.
+#: is the same design at half the width with fewer residual blocks, for 2-core machines; ``wide``
+#: is ``realtime`` with dilated residual blocks (1, 2, 4): the same weights and cost, and each
+#: output pixel sees about 139 px around it instead of 75 (room for strokes and swirls).
 ARCHITECTURES: dict[str, dict[str, int]] = {
     "johnson": {"width": 32, "blocks": 5},
     "realtime": {"width": 16, "blocks": 3},
+    "wide": {"width": 16, "blocks": 3, "dilation": 2},
 }
 #: Training losses (perform.style.losses): palm-detector features, random features, VGG16.
 LOSSES = ("mediapipe", "offline", "vgg")

@@ -20,21 +20,24 @@ from perform.style.config import ARCHITECTURES
 class ConvLayer(nn.Module):
     """Reflection padding, then a convolution (no padding artefacts at the border)."""
 
-    def __init__(self, cin: int, cout: int, kernel: int, stride: int = 1) -> None:
+    def __init__(self, cin: int, cout: int, kernel: int, stride: int = 1, dilation: int = 1) -> None:
         super().__init__()
-        self.pad = nn.ReflectionPad2d(kernel // 2)
-        self.conv = nn.Conv2d(cin, cout, kernel, stride)
+        self.pad = nn.ReflectionPad2d(dilation * (kernel // 2))
+        self.conv = nn.Conv2d(cin, cout, kernel, stride, dilation=dilation)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        p = self.pad.padding[0]
+        if p >= min(x.shape[-2:]):  # reflection needs more pixels than a dilated pad on a tiny input
+            return self.conv(F.pad(x, (p, p, p, p), mode="replicate"))
         return self.conv(self.pad(x))
 
 
 class ResidualBlock(nn.Module):
-    def __init__(self, channels: int) -> None:
+    def __init__(self, channels: int, dilation: int = 1) -> None:
         super().__init__()
-        self.conv1 = ConvLayer(channels, channels, 3)
+        self.conv1 = ConvLayer(channels, channels, 3, dilation=dilation)
         self.in1 = nn.InstanceNorm2d(channels, affine=True)
-        self.conv2 = ConvLayer(channels, channels, 3)
+        self.conv2 = ConvLayer(channels, channels, 3, dilation=dilation)
         self.in2 = nn.InstanceNorm2d(channels, affine=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -57,16 +60,19 @@ class TransformerNet(nn.Module):
     """Down (9x9, two stride-2 3x3), ``blocks`` residual blocks, up (two 2x), 9x9 out.
 
     ``width`` is the first layer's channel count; the deeper layers have 2x and 4x that.
+    ``dilation`` (1..4): residual block ``i`` dilates its convolutions by ``dilation ** i``, which
+    widens what each output pixel sees at the same cost and with the same weights.
     ``pixels255`` (0 or 1): pytorch/examples' convention, 0..255 in and a linear output.
     """
 
-    def __init__(self, width: int = 32, blocks: int = 5, pixels255: int = 0) -> None:
+    def __init__(self, width: int = 32, blocks: int = 5, pixels255: int = 0, dilation: int = 1) -> None:
         super().__init__()
-        if width < 1 or blocks < 0 or pixels255 not in (0, 1):
+        if width < 1 or not 0 <= blocks <= 16 or pixels255 not in (0, 1) or not 1 <= dilation <= 4:
             raise ValueError(
-                f"expected width >= 1, blocks >= 0, pixels255 0 or 1, got {width}, {blocks}, {pixels255}"
+                "expected width >= 1, blocks 0..16, pixels255 0 or 1, dilation 1..4, "
+                f"got {width}, {blocks}, {pixels255}, {dilation}"
             )
-        self.width, self.blocks, self.pixels255 = width, blocks, pixels255
+        self.width, self.blocks, self.pixels255, self.dilation = width, blocks, pixels255, dilation
         w1, w2, w3 = width, 2 * width, 4 * width
         self.down = nn.Sequential(
             ConvLayer(3, w1, 9),
@@ -79,7 +85,7 @@ class TransformerNet(nn.Module):
             nn.InstanceNorm2d(w3, affine=True),
             nn.ReLU(inplace=True),
         )
-        self.res = nn.Sequential(*[ResidualBlock(w3) for _ in range(blocks)])
+        self.res = nn.Sequential(*[ResidualBlock(w3, dilation**i) for i in range(blocks)])
         self.up = nn.Sequential(
             UpsampleConv(w3, w2, 3),
             nn.InstanceNorm2d(w2, affine=True),
@@ -106,8 +112,10 @@ class TransformerNet(nn.Module):
 
     @property
     def hyper(self) -> dict[str, int]:
-        """The hyper-parameters a model file records (``pixels255`` only when set)."""
+        """The hyper-parameters a model file records (``pixels255``, ``dilation`` only when set)."""
         extra = {"pixels255": 1} if self.pixels255 else {}
+        if self.dilation != 1:
+            extra["dilation"] = self.dilation
         return {"width": self.width, "blocks": self.blocks, **extra}
 
 

@@ -263,9 +263,14 @@ def _load_checkpoint(path: Path, net: nn.Module, opt: torch.optim.Optimizer,
     elif not isinstance(data, dict) or data.get("format") != "perform-style-checkpoint":
         raise ModelError(path, "expected a perform style checkpoint (.ckpt written by perform style train)")
     arch = data["settings"].get("architecture")
+    try:  # another architecture whose weights fit (realtime -> wide) is fine-tuned as this one
+        net.load_state_dict(data["net"])
+    except RuntimeError:
+        raise ModelError(
+            path, f"the weights of its {arch!r} network do not fit a {settings.architecture!r} network"
+        ) from None
     if arch != settings.architecture:
-        raise ModelError(path, f"checkpoint is of a {arch!r} network, expected {settings.architecture!r}")
-    net.load_state_dict(data["net"])
+        data["optimizer"] = None
     if data["optimizer"] is not None:
         opt.load_state_dict(data["optimizer"])
     return int(data["step"]), float(data["seconds"]), list(data["history"])
