@@ -11,7 +11,7 @@ from perform.capture.config import FolderSource, ImageSource, PatternSource, Vid
 from perform.errors import SourceError
 from perform.pipeline import Frame, Slot, StageState, Stats
 from perform.schema import Crop
-from tests.fakes import FakeCamera
+from tests.fakes import FakeCamera, wait_until
 
 
 def write_video(path: Path, frames: int, fps: float, size=(96, 64)) -> Path:
@@ -51,7 +51,8 @@ class Collector:
         self._thread.join(1.0)
 
 
-def run_capture(open_source, seconds: float, **settings):
+def run_capture(open_source, seconds: float, until=None, **settings):
+    """Run a capture stage ``seconds``, or until ``until(stage, collector)`` holds, ``seconds`` at most."""
     from perform.capture.config import CaptureSettings
 
     stats = Stats()
@@ -59,7 +60,10 @@ def run_capture(open_source, seconds: float, **settings):
     stage = CaptureStage(stats, open_source, slot, settings=CaptureSettings(**settings))
     collector = Collector(slot)
     stage.start()
-    time.sleep(seconds)
+    if until is None:
+        time.sleep(seconds)
+    else:
+        wait_until(lambda: until(stage, collector), seconds)
     stage.stop()
     stage.join(1.0)
     collector.stop()
@@ -68,34 +72,48 @@ def run_capture(open_source, seconds: float, **settings):
 
 def test_video_plays_at_native_rate_and_loops(tmp_path):
     path = write_video(tmp_path / "clip.avi", frames=10, fps=20)
-    stage, got, _ = run_capture(lambda: VideoFile(VideoSource(kind="video", path=path)), 1.6)
-    # 20 fps for 1.6 s: 32 frames, give or take scheduling
-    assert 28 <= len(got.frames) <= 34
-    intervals = np.diff([f.t_capture for f in got.frames])
-    assert np.median(intervals) == pytest.approx(0.05, abs=0.005)
-    indices = [frame_index(f.image) for f in got.frames]
-    assert indices[:10] == list(range(10))
-    assert indices[10:20] == list(range(10))  # looped back to the start
-    assert [f.seq for f in got.frames] == list(range(len(got.frames)))
+    stage, got, _ = run_capture(
+        lambda: VideoFile(VideoSource(kind="video", path=path)),
+        20.0,
+        until=lambda _, got: len(got.frames) >= 2 and got.frames[-1].seq >= 30,
+    )
+    frames = got.frames
+    assert len(frames) >= 2 and frames[-1].seq >= 30  # past the end of the clip twice
+    # the rate from the capture times: 20 fps, never faster; slower only when the machine is busy
+    seqs = np.array([f.seq for f in frames])
+    times = np.array([f.t_capture for f in frames])
+    rate = (seqs[-1] - seqs[0]) / (times[-1] - times[0])
+    assert 14 <= rate <= 20.2
+    assert np.median(np.diff(times) / np.diff(seqs)) == pytest.approx(0.05, abs=0.01)
+    # a latest-wins reader may miss frames, but each one it got is frame seq % 10: 9 wraps to 0
+    assert all(np.diff(seqs) > 0)
+    assert [frame_index(f.image) for f in frames] == [s % 10 for s in seqs]
     assert stage.opens == 1
 
 
 def test_video_fast_runs_ahead_of_its_rate_and_ends_without_loop(tmp_path):
     path = write_video(tmp_path / "clip.avi", frames=25, fps=5)
     stage, got, _ = run_capture(
-        lambda: VideoFile(VideoSource(kind="video", path=path, loop=False, fast=True)), 0.6
+        lambda: VideoFile(VideoSource(kind="video", path=path, loop=False, fast=True)),
+        10.0,
+        until=lambda stage, _: stage.state is StageState.ENDED,
     )
     assert stage.state is StageState.ENDED
     assert stage.output.closed
     assert len(got.frames) >= 1  # a fast reader may miss some: it is latest-wins
-    assert frame_index(got.frames[-1].image) == 24
-    assert got.frames[-1].seq == 24
+    assert all(frame_index(f.image) == f.seq for f in got.frames)
+    last = stage.output.latest()  # what a reader got last may not be the last frame: the slot closed
+    assert frame_index(last.image) == 24
+    assert last.seq == 24
 
 
 def test_source_that_raises_is_reopened_while_the_consumer_keeps_running():
     shared: dict = {}
     _, got, stats = run_capture(
-        lambda: FakeCamera(fps=60, raise_after=20, shared=shared), 1.5, reopen_delay_s=0.05
+        lambda: FakeCamera(fps=60, raise_after=20, shared=shared),
+        10.0,
+        until=lambda _, got: shared.get("opens", 0) >= 3 and len(got.frames) > 50,
+        reopen_delay_s=0.05,
     )
     assert shared["opens"] >= 3  # failed after 20 frames, every time
     assert shared["closes"] >= shared["opens"] - 1
@@ -110,15 +128,16 @@ def test_source_that_stalls_is_detected_and_replaced():
     shared: dict = {}
     _, got, stats = run_capture(
         lambda: FakeCamera(fps=60, stall_after=10, stall_s=None, shared=shared),
-        1.5,
+        10.0,
+        until=lambda _, got: shared.get("opens", 0) >= 2 and len(got.frames) > 20,
         stall_timeout_s=0.3,
         reopen_delay_s=0.05,
     )
     assert shared["opens"] >= 2
     # frames arrived after the first stall, from the reopened source
-    assert len(got.frames) > 10
+    assert len(got.frames) > 20
     gaps = np.diff(got.arrivals)
-    assert gaps.max() < 0.3 + 0.05 + 0.3  # stall timeout + reopen delay + scheduling slack
+    assert gaps.max() < 1.0  # stall timeout 0.3 s + reopen delay 0.05 s + scheduling slack
     assert stats.stage("capture").restarts >= 1
 
 
@@ -126,7 +145,8 @@ def test_camera_that_cannot_be_opened_is_retried_with_backoff():
     shared: dict = {}
     stage, got, stats = run_capture(
         lambda: FakeCamera(fps=60, fail_open=3, shared=shared),
-        1.5,
+        10.0,
+        until=lambda _, got: shared.get("opens", 0) >= 4 and len(got.frames) > 20,
         reopen_delay_s=0.05,
         reopen_max_delay_s=0.2,
     )

@@ -11,9 +11,10 @@ from perform.events.types import Event
 from perform.mapping import ValueMap
 from perform.midi import MidiOut, MidiOutStage, open_port
 from perform.midi.config import Midi, MidiCC, MidiNote
-from perform.pipeline import EventLog, Slot, Stats
+from perform.pipeline import EventLog, Slot, StageState, Stats
 from perform.pipeline.features import normalise
 from perform.vision.types import Poses
+from tests.tools import wait_for
 
 
 class FakePort:
@@ -122,11 +123,13 @@ def test_stage_drains_every_event_and_reads_the_newest_poses():
             log.publish(Event("hands_up", 1, i % 2 == 0, time.monotonic(), 1.0))
             slot.publish(Poses(i, time.monotonic(), 64, 48, (), {"stage.energy": 0.1 * i, "people": 0.0}))
             time.sleep(0.03)
-        time.sleep(0.1)
+        assert wait_for(lambda: stats.stage("midi").frames > 0)
     finally:
-        slot.close()
+        slot.close()  # the stage hands on the events left and ends by itself
+        ended = stage.join(5.0)
         stage.stop()
-        assert stage.join(1.0)
+        stage.join(1.0)
+    assert ended and stage.state is StageState.ENDED
     notes = [(m.type, m.note) for m in port.sent if m.type.startswith("note")]
     assert ("note_on", 60) in notes and notes[-1] == ("note_off", 60)
     assert stats.stage("midi").errors == 2 and stats.stage("midi").frames >= 1

@@ -29,7 +29,7 @@ from perform.osc.server import ControlServer
 from perform.osc.wire import encode_message
 from perform.schema import ip_network
 from perform.vision.take import TakeError, open_new_take
-from tests.tools import RunningShow
+from tests.tools import RunningShow, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 RENDER = Path(__file__).parent / "data" / "render"
@@ -116,7 +116,7 @@ def test_a_running_show_survives_every_control_attack(tmp_path: Path) -> None:
         flood = Sender(port)
         # the operator's own screenshot: its first one loads the PNG and video modules (18 MB, once)
         flood.send(encode_message("/perform/screenshot"))
-        time.sleep(1.5)  # first frames, first scene built, the screenshot written
+        show.wait_for(r"screenshot: ", 30)  # first frames, first scene built, the screenshot written
         rss0 = _rss_mb(pid)
         fds0 = len(os.listdir(f"/proc/{pid}/fd"))
 
@@ -130,7 +130,9 @@ def test_a_running_show_survives_every_control_attack(tmp_path: Path) -> None:
             flood.send(encode_message("/perform/take/start", name))
         for name in ["link", "fifo", "existing"]:
             flood.send(encode_message("/perform/take/start", name))
-            time.sleep(1.05)  # one take a second is allowed: each of these is one
+            # one take a second is allowed, counted from when the cue is handled: each of these is one
+            assert wait_for(lambda name=name: (takes / f"{name}-2.take").exists(), 20), show.text
+            time.sleep(1.05)
         for _ in range(200):
             flood.send(encode_message("/perform/take/start", "many"))
         flood.send(encode_message("/perform/take/stop"))

@@ -31,12 +31,13 @@ from perform.osc.config import (
 from perform.osc.doc import describe, osc_markdown
 from perform.osc.out import FrameEncoder, OscOutStage, Status, WallClock
 from perform.osc.wire import element, encode, pack_bundles
-from perform.pipeline import EventLog, Slot, Stats
+from perform.pipeline import EventLog, Slot, StageState, Stats
 from perform.pipeline.features import normalise
 from perform.vision.config import PoseConfig
 from perform.vision.perception import Perception
 from perform.vision.types import LANDMARK_NAMES, Body, PersonEvent, Poses
 from perform.vision.virtual import VirtualTroupe
+from tests.tools import wait_for
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "osc.md"
 
@@ -402,11 +403,13 @@ def test_stage_thread_sends_frames_and_events_and_counts_them():
             log.publish(Event("hands_up", 2, i % 2 == 0, time.monotonic()))
             poses_slot.publish(Poses(i, time.monotonic(), 1280, 720, p.bodies, p.features))
             time.sleep(0.03)
-        time.sleep(0.1)
+        assert wait_for(lambda: stats.stage("osc").frames > 0)
     finally:
-        poses_slot.close()
+        poses_slot.close()  # the stage hands on the events left and ends by itself
+        ended = stage.join(5.0)
         stage.stop()
-        assert stage.join(1.0)
+        stage.join(1.0)
+    assert ended and stage.state is StageState.ENDED
     datagrams = _receive_all(rx)
     messages = [m for d in datagrams for m in decode(d)[1]]
     events = [m.params[0] for m in messages if m.address == "/perform/evt/p2/hands_up"]

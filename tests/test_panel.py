@@ -480,7 +480,7 @@ def test_a_page_that_takes_nothing_never_holds_up_the_others(monkeypatch: pytest
 
     with serving(updates_hz=20) as (server, _):
         got, code = asyncio.run(run(server))
-        assert got >= 15  # 2 s at 20 a second, on a loaded machine
+        assert got >= 8  # 2 s at 20 a second, fewer on a loaded machine; held up 0.5 s a send: 4
         assert code == 1013 and server.counts["slow_closed"] == 1
 
 
