@@ -3,7 +3,7 @@
 Run from the repository root::
 
     python benchmarks/style_sheet.py --out docs/img/style            # one NAME.jpg per shipped model
-    python benchmarks/style_sheet.py --row A.pt B.pt --out cmp.jpg    # one row: photo, each model, painting
+    python benchmarks/style_sheet.py --row A.pt B.pt --row C.pt --out cmp.jpg  # photo, models, painting
 
 A model's sheet is messi5 (OpenCV), the model on it, the model on scikit-image's astronaut, and the
 painting it was trained on, each scaled to ``--height``. Stylised as ``perform style apply`` does
@@ -68,7 +68,9 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="*", help="names or files for one sheet each (default: models/)")
-    parser.add_argument("--row", nargs="+", metavar="MODEL", help="one row of these models on --photo")
+    parser.add_argument(
+        "--row", nargs="+", action="append", metavar="MODEL", help="a row of models on --photo (repeatable)"
+    )
     parser.add_argument("--photo", default="astronaut", choices=sorted(PHOTOS), help="photograph for --row")
     parser.add_argument("--height", type=int, default=300, metavar="PX")
     parser.add_argument("--out", type=Path, required=True, help="a folder, or with --row a .jpg file")
@@ -76,8 +78,14 @@ def main() -> None:
     torch.set_num_threads(1)
     if args.row:
         photo = PHOTOS[args.photo]()
-        outputs = [stylise(m, [photo]) for m in args.row]
-        image = strip([photo, *(o[0][0] for o in outputs), outputs[-1][1]], args.height)
+        rows = []
+        for row in args.row:
+            outputs = [stylise(m, [photo]) for m in row]
+            rows.append(strip([photo, *(o[0][0] for o in outputs), outputs[-1][1]], args.height))
+        width = max(r.shape[1] for r in rows)
+        gap = np.full((GAP, width, 3), 255, np.uint8)
+        padded = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
+        image = np.vstack([p for r in padded for p in (r, gap)][:-1])
         cv2.imwrite(str(args.out), image[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 88])
         print(f"wrote {args.out}")
         return
