@@ -282,11 +282,12 @@ def test_fine_tune_a_model_file_with_the_pose_term(tmp_path: Path) -> None:
     settings = TrainSettings(steps=10, size=32, batch=2, style_size=64, lr=5e-3, eval_every=5,
                              hyper={"width": 4, "blocks": 1})  # fmt: skip
     first = train(style, content, tmp_path / "m.pt", settings)
-    tuned = TrainSettings(**{**settings.__dict__, "steps": 15, "pose_weight": 5.0})
+    tuned = TrainSettings(**{**settings.__dict__, "steps": 15, "pose_weight": 5.0, "edge_weight": 0.1})
     result = train(style, content, tmp_path / "tuned.pt", tuned, resume=tmp_path / "m.pt")
     assert result["steps"] == 15 and result["history"][: len(first["history"])] == first["history"]
     model = load_model(tmp_path / "tuned.pt")
     assert model.loss["pose_weight"] == 5.0 and model.training["pose_weight"] == 5.0
+    assert model.loss["edge_weight"] == 0.1 and load_model(tmp_path / "m.pt").loss["edge_weight"] == 0.5
 
 
 def test_fine_tune_a_realtime_model_as_the_wide_network(tmp_path: Path) -> None:

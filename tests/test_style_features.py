@@ -168,3 +168,27 @@ def test_cli_vgg_loss_needs_weights(tmp_path: Path) -> None:
     )
     with pytest.raises(PerformError, match="--loss vgg needs --vgg FILE"):
         cmd_style(args, Console())
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--loss", "offline", "--pose-weight", "2"], "--pose-weight needs the mediapipe loss, got --loss"),
+        (["--edge-weight", "-1"], "expected --edge-weight >= 0 with the mediapipe or offline loss, got -1"),
+        (["--loss", "vgg", "--edge-weight", "0.1"], "expected --edge-weight >= 0 with the mediapipe"),
+    ],
+)
+def test_cli_loss_weights_that_do_not_apply_are_refused(tmp_path: Path, extra: list, message: str) -> None:
+    import argparse
+    import re
+
+    from rich.console import Console
+
+    from perform.errors import PerformError
+    from perform.style.cli import add_style_parser, cmd_style
+
+    parser = argparse.ArgumentParser()
+    add_style_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["style", "train", "s.png", "--content", str(tmp_path), "--out", "m.pt", *extra])
+    with pytest.raises(PerformError, match=re.escape(message)):
+        cmd_style(args, Console())

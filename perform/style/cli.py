@@ -70,6 +70,11 @@ def add_style_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
         help="mediapipe loss: weight of a content term on the pose model's features, which keeps "
         "performers findable by the pose model (default 0: off)",
     )  # fmt: skip
+    t.add_argument(
+        "--edge-weight", type=float, metavar="X",
+        help="weight of the edge term within content (default 0.5 for mediapipe, 1 for offline); "
+        "lower lets strokes replace the photograph's fine edges",
+    )  # fmt: skip
     t.add_argument("--name", help="model name (default: the file name)")
     t.add_argument("--device", choices=DEVICES, default="auto")
 
@@ -128,6 +133,10 @@ def _train(args: argparse.Namespace, console: Console) -> int:
         )
     if args.pose_weight and (args.loss != "mediapipe" or args.vgg is not None):
         raise PerformError(f"--pose-weight needs the mediapipe loss, got --loss {args.loss}")
+    if args.edge_weight is not None and (args.edge_weight < 0 or args.loss == "vgg" or args.vgg is not None):
+        raise PerformError(
+            f"expected --edge-weight >= 0 with the mediapipe or offline loss, got {args.edge_weight}"
+        )
     if args.loss == "vgg" and args.vgg is None:
         raise PerformError("--loss vgg needs --vgg FILE (torchvision's VGG16 weights) or --vgg download")
     from perform.style.stage import pick_device
@@ -138,6 +147,7 @@ def _train(args: argparse.Namespace, console: Console) -> int:
         architecture=args.arch, steps=args.steps, size=args.size, batch=args.batch, lr=args.lr,
         style_size=args.style_size, loss="vgg" if vgg is not None else args.loss,
         style_weight=args.style_weight, content_weight=args.content_weight, pose_weight=args.pose_weight,
+        edge_weight=args.edge_weight,
     )  # fmt: skip
     device = str(pick_device(args.device))
     columns = (

@@ -275,14 +275,18 @@ def build_loss(
     style_weight: float = 1.0,
     content_weight: float = 1.0,
     pose_weight: float = 0.0,
+    edge_weight: float | None = None,
     vgg: VGG16Features | None = None,
 ) -> nn.Module:
     """The loss ``kind`` toward the ``style`` image (1, 3, H, W in 0..1), its weights scaled.
 
-    ``pose_weight`` (the mediapipe loss only) adds the pose-model content term.
+    ``pose_weight`` (the mediapipe loss only) adds the pose-model content term; ``edge_weight``
+    (mediapipe and offline) replaces the default weight of the edge term.
     """
     if pose_weight and kind != "mediapipe":
         raise ValueError(f"the pose term needs the mediapipe loss, got {kind!r}")
+    if edge_weight is not None and kind == "vgg":
+        raise ValueError("the vgg loss has no edge term")
     if kind == "vgg":
         if vgg is None:
             raise ValueError("the vgg loss needs the VGG16 network (load_vgg16)")
@@ -294,11 +298,15 @@ def build_loss(
         cfg_o = OfflineLossConfig()
         cfg_o.style_weight *= style_weight
         cfg_o.content_weight *= content_weight
+        if edge_weight is not None:
+            cfg_o.edge_weight = edge_weight
         return OfflineLoss(style, cfg_o)
     if kind == "mediapipe":
         cfg_m = MediapipeLossConfig()
         cfg_m.style_weight *= style_weight
         cfg_m.content_weight *= content_weight
         cfg_m.pose_weight = pose_weight
+        if edge_weight is not None:
+            cfg_m.edge_weight = edge_weight
         return MediapipeLoss(style, cfg_m)
     raise ValueError(f"expected a loss in {LOSSES}, got {kind!r}")

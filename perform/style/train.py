@@ -100,6 +100,9 @@ class TrainSettings:
     content_weight: float = 1.0
     #: Weight of the pose-model content term (mediapipe loss; 0: off): keeps performers findable.
     pose_weight: float = 0.0
+    #: Weight of the Sobel-edge content term within content (None: the loss's default, 0.5 for
+    #: mediapipe, 1 for offline); lower lets strokes replace the photograph's fine edges.
+    edge_weight: float | None = None
     #: Overrides of the architecture's hyper-parameters (``width``, ``blocks``), e.g. for tests.
     hyper: dict[str, int] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
@@ -150,7 +153,8 @@ def train(
         raise TrainError("the vgg loss needs torchvision's VGG16 weights: give vgg=FILE")
     loss_fn = build_loss(
         settings.loss, style, style_weight=settings.style_weight, content_weight=settings.content_weight,
-        pose_weight=settings.pose_weight, vgg=load_vgg16(vgg) if vgg is not None else None,
+        pose_weight=settings.pose_weight, edge_weight=settings.edge_weight,
+        vgg=load_vgg16(vgg) if vgg is not None else None,
     ).to(device)  # fmt: skip
     net = build_net(settings.architecture, **settings.hyper).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=settings.lr)
