@@ -118,7 +118,7 @@ def test_shipped_models_load() -> None:
     for name in ("starry_night", "composition", "mosaic", "pointillism"):
         if name not in shipped:
             pytest.skip(f"{name} not trained yet")
-        model = load_model(shipped[name], architecture="realtime")
+        model = load_model(shipped[name])
         assert model.name == name and model.style_image
         assert (shipped[name].parent / model.style_image).is_file()  # the painting ships beside it
 

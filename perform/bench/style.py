@@ -212,10 +212,13 @@ def bench_apply(device: torch.device, frames: int = 24, batch: int = 4) -> dict[
     from perform.style.media import style_video
 
     shipped = find_models()
-    models = {
-        "starry_night (realtime)": load_model(shipped["starry_night"])
+    ours = (
+        load_model(shipped["starry_night"])
         if "starry_night" in shipped
-        else StyleModel("random", "realtime", dict(ARCHITECTURES["realtime"]), build_net("realtime").eval()),
+        else StyleModel("random", "realtime", dict(ARCHITECTURES["realtime"]), build_net("realtime").eval())
+    )
+    models = {
+        f"{ours.name} ({ours.architecture})": ours,
         "reference (pytorch/examples)": StyleModel(
             "reference",
             "johnson",
