@@ -29,6 +29,7 @@ GAP = 6
 
 
 def fit(image: np.ndarray, height: int) -> np.ndarray:
+    """``image`` scaled to ``height``, its aspect kept."""
     h, w = image.shape[:2]
     return cv2.resize(image, (round(w * height / h), height), interpolation=cv2.INTER_AREA)
 
@@ -41,6 +42,13 @@ def strip(images: list[np.ndarray], height: int) -> np.ndarray:
             parts.append(np.full((height, GAP, 3), 255, np.uint8))
         parts.append(fit(image, height))
     return np.hstack(parts)
+
+
+def write(path: Path, image: np.ndarray) -> None:
+    """Write an RGB picture as JPEG; a failure is an error, not a silent "wrote"."""
+    if not cv2.imwrite(str(path), image[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 88]):
+        raise OSError(f"{path}: could not write the picture")
+    print(f"wrote {path}")
 
 
 def stylise(model: str, images: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray]:
@@ -86,8 +94,7 @@ def main() -> None:
         gap = np.full((GAP, width, 3), 255, np.uint8)
         padded = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
         image = np.vstack([p for r in padded for p in (r, gap)][:-1])
-        cv2.imwrite(str(args.out), image[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 88])
-        print(f"wrote {args.out}")
+        write(args.out, image)
         return
     shipped = find_models()
     models = args.models or [str(p) for p in shipped.values() if p.parent == MODELS_DIR]
@@ -97,8 +104,7 @@ def main() -> None:
         (on_messi, on_astronaut), painting = stylise(model, [messi, astronaut])
         out = args.out / f"{Path(model).stem}.jpg"
         image = strip([messi, on_messi, on_astronaut, painting], args.height)
-        cv2.imwrite(str(out), image[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 88])
-        print(f"wrote {out}")
+        write(out, image)
 
 
 if __name__ == "__main__":

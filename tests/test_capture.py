@@ -83,7 +83,8 @@ def test_video_plays_at_native_rate_and_loops(tmp_path):
     seqs = np.array([f.seq for f in frames])
     times = np.array([f.t_capture for f in frames])
     rate = (seqs[-1] - seqs[0]) / (times[-1] - times[0])
-    assert 14 <= rate <= 20.2
+    span = seqs[-1] - seqs[0]  # the first frame seen may have left up to two periods late
+    assert 14 <= rate <= 20 * span / (span - 2)
     assert np.median(np.diff(times) / np.diff(seqs)) == pytest.approx(0.05, abs=0.01)
     # a latest-wins reader may miss frames, but each one it got is frame seq % 10: 9 wraps to 0
     assert all(np.diff(seqs) > 0)
@@ -146,12 +147,12 @@ def test_camera_that_cannot_be_opened_is_retried_with_backoff():
     stage, got, stats = run_capture(
         lambda: FakeCamera(fps=60, fail_open=3, shared=shared),
         10.0,
-        until=lambda _, got: shared.get("opens", 0) >= 4 and len(got.frames) > 20,
+        until=lambda _, got: shared.get("opens", 0) >= 4 and len(got.frames) > 60,
         reopen_delay_s=0.05,
         reopen_max_delay_s=0.2,
     )
     assert shared["opens"] == 4  # three refusals, then it stays open
-    assert len(got.frames) > 20
+    assert len(got.frames) > 60  # about a second open: it stayed open
     assert stats.stage("capture").errors == 3
     assert stage.state is StageState.STOPPED
 

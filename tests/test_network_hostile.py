@@ -116,7 +116,7 @@ def test_a_running_show_survives_every_control_attack(tmp_path: Path) -> None:
         flood = Sender(port)
         # the operator's own screenshot: its first one loads the PNG and video modules (18 MB, once)
         flood.send(encode_message("/perform/screenshot"))
-        show.wait_for(r"screenshot: ", 30)  # first frames, first scene built, the screenshot written
+        show.wait_for(r"screenshot: /\S+", 30)  # first frames, first scene built, the screenshot written
         rss0 = _rss_mb(pid)
         fds0 = len(os.listdir(f"/proc/{pid}/fd"))
 

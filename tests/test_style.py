@@ -119,6 +119,7 @@ def test_shipped_models_load() -> None:
         if name not in shipped:
             pytest.skip(f"{name} not trained yet")
         model = load_model(shipped[name])
+        assert model.architecture in ("realtime", "wide")
         assert model.name == name and model.style_image
         assert (shipped[name].parent / model.style_image).is_file()  # the painting ships beside it
 
@@ -176,6 +177,8 @@ def test_wide_network_takes_realtime_weights_and_sees_further() -> None:
         assert tiny(torch.rand(1, 3, 9, 13)).shape == (1, 3, 9, 13)
     with pytest.raises(ValueError, match=r"dilation 1\.\.4"):
         TransformerNet(dilation=5)
+    with pytest.raises(ValueError, match=r"dilation \*\* \(blocks - 1\) <= 16"):
+        TransformerNet(blocks=6, dilation=2)  # 32 feature pixels of pad: refused
 
 
 def test_bad_input_shape() -> None:
@@ -306,6 +309,9 @@ def test_fine_tune_a_realtime_model_as_the_wide_network(tmp_path: Path) -> None:
     train(style, content, tmp_path / "wide.pt", wide, resume=tmp_path / "m.pt")
     model = load_model(tmp_path / "wide.pt", architecture="wide")
     assert model.hyper == {**small, "dilation": 2} and model.training["steps_done"] == 6
+    # a checkpoint of the other architecture: its weights go on, its optimiser state does not
+    train(style, content, tmp_path / "wide2.pt", wide, resume=tmp_path / "m.pt.ckpt")
+    assert load_model(tmp_path / "wide2.pt", architecture="wide").training["steps_done"] == 6
     johnson = TrainSettings(**{**settings.__dict__, "architecture": "johnson", "steps": 6, "hyper": {}})
     with pytest.raises(ModelError, match="weights of its 'realtime' network do not fit a 'johnson'"):
         train(style, content, tmp_path / "j.pt", johnson, resume=tmp_path / "m.pt")

@@ -174,8 +174,9 @@ def test_cli_vgg_loss_needs_weights(tmp_path: Path) -> None:
     ("extra", "message"),
     [
         (["--loss", "offline", "--pose-weight", "2"], "--pose-weight needs the mediapipe loss, got --loss"),
-        (["--edge-weight", "-1"], "expected --edge-weight >= 0 with the mediapipe or offline loss, got -1"),
-        (["--loss", "vgg", "--edge-weight", "0.1"], "expected --edge-weight >= 0 with the mediapipe"),
+        (["--edge-weight", "-1"], "expected --edge-weight >= 0, got -1.0"),
+        (["--edge-weight", "nan"], "expected --edge-weight >= 0, got nan"),
+        (["--loss", "vgg", "--edge-weight", "0.1"], "--edge-weight needs the mediapipe or offline loss"),
     ],
 )
 def test_cli_loss_weights_that_do_not_apply_are_refused(tmp_path: Path, extra: list, message: str) -> None:

@@ -149,14 +149,17 @@ def bench_style(
             "apply": bench_apply(dev, 6 if quick else 24)}  # fmt: skip
 
 
-def bench_flicker(device: torch.device, frames: int = 40, noise: float = 2.0) -> dict[str, object]:
-    """Flicker of the shipped realtime model (or a random one) on a still, noisy 320x180 input."""
+def _shipped_model() -> StyleModel:
+    """The shipped ``starry_night``, or a random ``realtime`` network where it is missing."""
     shipped = find_models()
-    model = (
-        load_model(shipped["starry_night"])
-        if "starry_night" in shipped
-        else StyleModel("random", "realtime", dict(ARCHITECTURES["realtime"]), build_net("realtime").eval())
-    )
+    if "starry_night" in shipped:
+        return load_model(shipped["starry_night"])
+    return StyleModel("random", "realtime", dict(ARCHITECTURES["realtime"]), build_net("realtime").eval())
+
+
+def bench_flicker(device: torch.device, frames: int = 40, noise: float = 2.0) -> dict[str, object]:
+    """Flicker of the shipped ``starry_night`` (or a random network) on a still, noisy 320x180 input."""
+    model = _shipped_model()
     still = photo(320, 180).astype(np.float32)
     result: dict[str, object] = {"model": model.name, "noise_sigma": noise}
     for label, enabled in (("off", False), ("on", True)):
@@ -211,12 +214,7 @@ def bench_apply(device: torch.device, frames: int = 24, batch: int = 4) -> dict[
     """Frames per second of ``perform style apply`` on a 768x576 video, per network, same run."""
     from perform.style.media import style_video
 
-    shipped = find_models()
-    ours = (
-        load_model(shipped["starry_night"])
-        if "starry_night" in shipped
-        else StyleModel("random", "realtime", dict(ARCHITECTURES["realtime"]), build_net("realtime").eval())
-    )
+    ours = _shipped_model()
     models = {
         f"{ours.name} ({ours.architecture})": ours,
         "reference (pytorch/examples)": StyleModel(

@@ -133,10 +133,10 @@ def _train(args: argparse.Namespace, console: Console) -> int:
         )
     if args.pose_weight and (args.loss != "mediapipe" or args.vgg is not None):
         raise PerformError(f"--pose-weight needs the mediapipe loss, got --loss {args.loss}")
-    if args.edge_weight is not None and (args.edge_weight < 0 or args.loss == "vgg" or args.vgg is not None):
-        raise PerformError(
-            f"expected --edge-weight >= 0 with the mediapipe or offline loss, got {args.edge_weight}"
-        )
+    if args.edge_weight is not None and not args.edge_weight >= 0:  # NaN too
+        raise PerformError(f"expected --edge-weight >= 0, got {args.edge_weight}")
+    if args.edge_weight is not None and (args.loss == "vgg" or args.vgg is not None):
+        raise PerformError("--edge-weight needs the mediapipe or offline loss, got --loss vgg")
     if args.loss == "vgg" and args.vgg is None:
         raise PerformError("--loss vgg needs --vgg FILE (torchvision's VGG16 weights) or --vgg download")
     from perform.style.stage import pick_device

@@ -67,10 +67,16 @@ class TransformerNet(nn.Module):
 
     def __init__(self, width: int = 32, blocks: int = 5, pixels255: int = 0, dilation: int = 1) -> None:
         super().__init__()
-        if width < 1 or not 0 <= blocks <= 16 or pixels255 not in (0, 1) or not 1 <= dilation <= 4:
+        if (
+            width < 1
+            or not 0 <= blocks <= 16
+            or pixels255 not in (0, 1)
+            or not 1 <= dilation <= 4
+            or dilation ** max(blocks - 1, 0) > 16
+        ):
             raise ValueError(
-                "expected width >= 1, blocks 0..16, pixels255 0 or 1, dilation 1..4, "
-                f"got {width}, {blocks}, {pixels255}, {dilation}"
+                "expected width >= 1, blocks 0..16, pixels255 0 or 1, dilation 1..4 with "
+                f"dilation ** (blocks - 1) <= 16, got {width}, {blocks}, {pixels255}, {dilation}"
             )
         self.width, self.blocks, self.pixels255, self.dilation = width, blocks, pixels255, dilation
         w1, w2, w3 = width, 2 * width, 4 * width

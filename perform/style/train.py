@@ -103,7 +103,8 @@ class TrainSettings:
     #: Weight of the Sobel-edge content term within content (None: the loss's default, 0.5 for
     #: mediapipe, 1 for offline); lower lets strokes replace the photograph's fine edges.
     edge_weight: float | None = None
-    #: Overrides of the architecture's hyper-parameters (``width``, ``blocks``), e.g. for tests.
+    #: Overrides of the architecture's hyper-parameters (``width``, ``blocks``, ``dilation``),
+    #: e.g. for tests.
     hyper: dict[str, int] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -269,9 +270,12 @@ def _load_checkpoint(path: Path, net: nn.Module, opt: torch.optim.Optimizer,
     arch = data["settings"].get("architecture")
     try:  # another architecture whose weights fit (realtime -> wide) is fine-tuned as this one
         net.load_state_dict(data["net"])
-    except RuntimeError:
+    except RuntimeError as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise ModelError(
-            path, f"the weights of its {arch!r} network do not fit a {settings.architecture!r} network"
+            path,
+            f"the weights of its {arch!r} network do not fit a {settings.architecture!r} network "
+            f"with {net.hyper}: {first:.200}",  # type: ignore[union-attr]
         ) from None
     if arch != settings.architecture:
         data["optimizer"] = None
