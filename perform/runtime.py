@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -381,24 +382,54 @@ class ShowMonitor:
 
 
 class StopSignals:
-    """Turns SIGINT and SIGTERM into an event while installed (main thread only)."""
+    """Turns SIGINT and SIGTERM into an event while installed (main thread only).
+
+    The event is set by a watcher thread, never by the handler: a Python signal handler runs on
+    the main thread, which may be inside ``event.wait()`` holding the event's lock, and setting
+    it there deadlocks the show at its stop. Python's own C handler writes each signal's number
+    to a socket (``signal.set_wakeup_fd``), which the watcher reads.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self) -> None:
         self.event = threading.Event()
         self._previous: dict[int, object] = {}
+        self._wakeup: tuple[socket.socket, socket.socket] | None = None
+        self._previous_fd = -1
+        self._watcher: threading.Thread | None = None
 
     def __enter__(self) -> StopSignals:
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self._previous[sig] = signal.signal(sig, self._handle)
+        if threading.current_thread() is not threading.main_thread():
+            return self
+        read, write = socket.socketpair()
+        write.setblocking(False)
+        self._wakeup = (read, write)
+        self._previous_fd = signal.set_wakeup_fd(write.fileno(), warn_on_full_buffer=False)
+        self._watcher = threading.Thread(target=self._watch, args=(read,), name="perform-signals")
+        self._watcher.daemon = True
+        self._watcher.start()
+        for sig in self.SIGNALS:
+            self._previous[sig] = signal.signal(sig, self._handle)
         return self
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
-        self.event.set()
+        """Nothing: the watcher sets the event (see the class)."""
+
+    def _watch(self, read: socket.socket) -> None:
+        while data := read.recv(64):  # b"" once __exit__ closes the other end
+            if any(number in self.SIGNALS for number in data):
+                self.event.set()
 
     def __exit__(self, *exc: object) -> None:
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)  # type: ignore[arg-type]
+        if self._wakeup is not None:
+            signal.set_wakeup_fd(self._previous_fd)
+            self._wakeup[1].close()
+            if self._watcher is not None:
+                self._watcher.join(1.0)
+            self._wakeup[0].close()
 
 
 class ShowLoop:

@@ -68,3 +68,30 @@ def test_the_next_pass_is_due_with_the_next_frame():
     now = time.monotonic()
     running.tick(now)
     assert running.due() == pytest.approx(now + 1 / 40, abs=0.01)
+
+
+STOP_WHILE_HOLDING = """
+import os, signal, threading
+from perform.runtime import StopSignals
+before = signal.getsignal(signal.SIGTERM)
+with StopSignals() as stop:
+    with stop.event._cond:  # what the main thread holds inside stop.event.wait()
+        os.kill(os.getpid(), signal.SIGTERM)
+        for _ in range(10000):  # the Python handler runs here, between bytecodes, lock held
+            pass
+    print("stopped" if stop.event.wait(10) else "not set")
+watchers = [t for t in threading.enumerate() if t.name == "perform-signals"]
+print("restored" if signal.getsignal(signal.SIGTERM) is before and not watchers else "left behind")
+"""
+
+
+def test_a_stop_signal_while_the_main_thread_holds_the_stop_events_lock_still_stops() -> None:
+    """SIGTERM arriving inside ``event.wait()`` once hung a show at its stop (the handler set the event)."""
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-c", STOP_WHILE_HOLDING], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["stopped", "restored"], result.stdout + result.stderr
