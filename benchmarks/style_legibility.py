@@ -19,6 +19,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -55,6 +56,18 @@ PHOTOS: dict[str, Callable[[], np.ndarray]] = {
 }
 
 
+def still_stylizer(model: str) -> tuple[Any, Any]:
+    """A Stylizer that styles a still as ``perform style apply`` does (CPU, full size, no blending),
+    and the model it loaded."""
+    from perform.style.config import StyleConfig
+    from perform.style.stage import Stylizer
+
+    stylizer = Stylizer(
+        StyleConfig(device="cpu", scales=[1.0], max_side=1280, budget_ms=1e4, stabilise={"enabled": False})
+    )
+    return stylizer, stylizer.load(model)
+
+
 def pose(detector: object, image: np.ndarray) -> np.ndarray | None:
     """(33, 4) landmarks (x, y normalised, z, visibility) of the one person found, or None."""
     found = detector.detect(image, 0.0)  # type: ignore[attr-defined]
@@ -72,8 +85,6 @@ def measure(models: list[str], save: Path | None = None) -> dict[str, dict[float
     """model -> strength -> [(photo, found, mean error or None), ...]."""
     import torch
 
-    from perform.style.config import StyleConfig
-    from perform.style.stage import Stylizer
     from perform.vision.legacy import LegacyPose
 
     torch.set_num_threads(1)
@@ -82,10 +93,7 @@ def measure(models: list[str], save: Path | None = None) -> dict[str, dict[float
     references = {name: pose(detector, image) for name, image in photos.items()}
     results: dict[str, dict[float, list]] = {}
     for model in models:
-        config = StyleConfig(device="cpu", scales=[1.0], max_side=1280, budget_ms=1e4,
-                             stabilise={"enabled": False})  # fmt: skip
-        stylizer = Stylizer(config)
-        stylizer.load(model)
+        stylizer, _ = still_stylizer(model)
         results[model] = {s: [] for s in STRENGTHS}
         for name, image in photos.items():
             reference = references[name]

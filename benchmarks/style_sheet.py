@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import cv2
 import numpy as np
-from style_legibility import PHOTOS
+from style_legibility import PHOTOS, still_stylizer
 
 GAP = 6
 
@@ -53,12 +53,7 @@ def write(path: Path, image: np.ndarray) -> None:
 
 def stylise(model: str, images: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray]:
     """The model's output on each image, and its painting (RGB)."""
-    from perform.style.config import StyleConfig
-    from perform.style.stage import Stylizer
-
-    stylizer = Stylizer(StyleConfig(device="cpu", scales=[1.0], max_side=1280, budget_ms=1e4,
-                                    stabilise={"enabled": False}))  # fmt: skip
-    loaded = stylizer.load(model)
+    stylizer, loaded = still_stylizer(model)
     out = []
     for image in images:
         stylizer.reset()

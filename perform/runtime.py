@@ -427,8 +427,7 @@ class StopSignals:
         if self._wakeup is not None:
             signal.set_wakeup_fd(self._previous_fd)
             self._wakeup[1].close()
-            if self._watcher is not None:
-                self._watcher.join(1.0)
+            self._watcher.join(1.0)  # type: ignore[union-attr]
             self._wakeup[0].close()
 
 

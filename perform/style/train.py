@@ -277,8 +277,6 @@ def _load_checkpoint(path: Path, net: nn.Module, opt: torch.optim.Optimizer,
             f"the weights of its {arch!r} network do not fit a {settings.architecture!r} network "
             f"with {net.hyper}: {first:.200}",  # type: ignore[union-attr]
         ) from None
-    if arch != settings.architecture:
-        data["optimizer"] = None
-    if data["optimizer"] is not None:
+    if data["optimizer"] is not None and arch == settings.architecture:
         opt.load_state_dict(data["optimizer"])
     return int(data["step"]), float(data["seconds"]), list(data["history"])
